@@ -13,8 +13,9 @@
 #define CACHET_TARGET_MAX 8192
 /** Longest header section (after the request line, through the blank line); longer gets 431. */
 #define CACHET_HEADER_BYTES_MAX 16384
-/** Most header field lines accepted; more gets 431. */
-#define CACHET_HEADER_LINES_MAX 100
+/** Most header field lines accepted; more gets 431. The byte limit above is the one that usually
+ *  bites; this one bounds the work per request for many tiny lines. */
+#define CACHET_HEADER_LINES_MAX 256
 
 /** Returned by cachet_http_parse_request() while the head is not complete yet. */
 #define CACHET_PARSE_INCOMPLETE (-11) /* -EAGAIN */
@@ -36,14 +37,15 @@ struct cachet_request {
 	int minor_version; /* 0 or 1 (HTTP/1.x with x > 1 is read as 1) */
 	bool keep_alive;   /* from the version and every Connection line */
 
-	struct cachet_span host;	/* empty when absent (allowed only in HTTP/1.0) */
+	struct cachet_span host; /* empty when absent (allowed only in HTTP/1.0) */
 	bool has_content_length;
 	uint64_t content_length; /* body bytes that follow the head, to be discarded */
 
 	struct cachet_field_list if_none_match;
 	struct cachet_field_list if_match;
 	struct cachet_field_list accept_encoding;
-	/* Single-valued fields: a second line makes the field invalid (count > 1), to be ignored. */
+	/* Single-valued fields: a second line makes the field invalid (count > 1), to be ignored.
+	 */
 	struct cachet_span if_modified_since;
 	unsigned n_if_modified_since;
 	struct cachet_span if_unmodified_since;
@@ -67,6 +69,6 @@ struct cachet_request {
  * 505 (the connection is then to be closed). A 405 is not an error here: method_id says it.
  */
 int cachet_http_parse_request(const char *buf, size_t len, size_t last_len,
-			      struct cachet_request *req, int *status);
+                              struct cachet_request *req, int *status);
 
 #endif

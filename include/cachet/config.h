@@ -1,0 +1,46 @@
+/* config.h - the command line: defaults, parsing, validation with clear messages. */
+#ifndef CACHET_CONFIG_H
+#define CACHET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CACHET_VERSION "0.1.0"
+
+#define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
+#define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
+
+enum cachet_mode {
+	CACHET_MODE_SERVE,
+	CACHET_MODE_RELOAD, /* --reload: signal a running server and report its rescan */
+	CACHET_MODE_HELP,
+	CACHET_MODE_VERSION,
+};
+
+struct cachet_config {
+	enum cachet_mode mode;
+	const char *root;
+	const char *listen; /* as given, for messages */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
+	const char *pid_file; /* NULL: none (serve); --reload uses CACHET_DEFAULT_PID_FILE */
+	size_t max_connections;
+	size_t max_memory; /* content bytes per generation; 0 = no limit */
+};
+
+/**
+ * Parses argv into cfg (defaults first). Returns 0, or -EINVAL with a one-line message in err
+ * (the caller prints it and exits 2). Does not touch the file system or the network.
+ */
+int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
+int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len);
+
+/** Writes the usage text to f. */
+void cachet_config_usage(FILE *f);
+
+#endif

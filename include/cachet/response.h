@@ -1,0 +1,50 @@
+/* response.h - choosing the preformatted response for a parsed request, and writing its head.
+ * Pure functions over an immutable store generation: no allocation, no formatting. */
+#ifndef CACHET_RESPONSE_H
+#define CACHET_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cachet/http_parse.h"
+#include "cachet/httpdate.h"
+#include "cachet/store.h"
+
+/** Longest Connection line plus blank line that cachet_response_write_head() may append. */
+#define CACHET_RESPONSE_TAIL_MAX (sizeof("Connection: keep-alive\r\n\r\n") - 1)
+
+/**
+ * A chosen response. head/body point into the store generation it was chosen from, so the caller
+ * must keep that generation referenced until the bytes have been copied or sent.
+ */
+struct cachet_reply {
+	const struct cachet_block *head;
+	const unsigned char *body; /* NULL when there is no body to send (304, HEAD) */
+	size_t body_len;
+	int status;
+	bool close; /* the connection is to be closed after this response */
+};
+
+/**
+ * Picks the response for req from st: normalizes the target, looks it up, checks the method,
+ * evaluates the preconditions (RFC 9110 §13.2.2) and returns the block and body to send. This is
+ * the request hot path: one path scan, one hash lookup, one ETag compare.
+ */
+void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
+                            struct cachet_reply *r);
+
+/** The response for a request the parser refused (status from cachet_http_parse_request()). */
+void cachet_response_error(const struct cachet_store *st, int status, bool head_only,
+                           struct cachet_reply *r);
+
+/**
+ * Copies r's head into dst (room for r->head->len + CACHET_RESPONSE_TAIL_MAX), puts the current
+ * Date in, and ends it with the Connection line the request calls for and the blank line.
+ * Returns the bytes written.
+ */
+size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,
+                                  bool force_close, const char date[CACHET_HTTPDATE_LEN],
+                                  char *dst);
+
+#endif

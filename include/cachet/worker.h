@@ -1,0 +1,45 @@
+/* worker.h - one thread, one io_uring, one SO_REUSEPORT listener, its connections. */
+#ifndef CACHET_WORKER_H
+#define CACHET_WORKER_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cachet/store.h"
+
+/** State shared by every worker and the main/reload threads. Written rarely, read each loop turn.
+ */
+struct cachet_shared {
+	/* The generation to serve. The publisher keeps a reference on it; see reload.c for how an
+	 * old generation is reclaimed once every worker has acknowledged the new one. */
+	_Atomic(struct cachet_store *) current;
+	atomic_bool stopping; /* graceful stop: no new connections, finish responses in flight */
+	size_t max_conns_per_worker;
+};
+
+/** What the main thread knows about a worker; the worker's private state lives in worker.c. */
+struct cachet_worker {
+	unsigned id;
+	int cpu;       /* pinned to this CPU; -1: not pinned */
+	int listen_fd; /* owned by the worker once started */
+	int wake_fd;   /* eventfd: written by others to make the worker look at cachet_shared */
+	struct cachet_shared *shared;
+	/* Generation number the worker serves from, stored after it took its reference. */
+	atomic_uint_fast64_t gen_seen;
+	atomic_bool exited;
+	pthread_t thread;
+	sem_t *started; /* posted once the ring is set up (start_rc says how it went) */
+	int start_rc;
+};
+
+/** Starts the worker's thread. The thread reports through w->started. Returns 0 or -errno. */
+int cachet_worker_start(struct cachet_worker *w);
+
+/** Wakes a worker blocked in its ring wait (after publishing a generation, or on stop). */
+void cachet_worker_wake(struct cachet_worker *w);
+
+#endif

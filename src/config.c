@@ -1,0 +1,214 @@
+/* config.c - command-line parsing with getopt_long. Pure: no I/O but the usage text. */
+#define _GNU_SOURCE
+#include "cachet/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+	OPT_ROOT = 'r',
+	OPT_LISTEN = 'l',
+	OPT_THREADS = 't',
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_PID_FILE = 256,
+	OPT_RELOAD,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_MEMORY,
+};
+
+static const struct option long_options[] = {
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"pid-file", required_argument, NULL, OPT_PID_FILE},
+    {"reload", no_argument, NULL, OPT_RELOAD},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void cachet_config_usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: cachet [options]\n"
+	    "       cachet --reload [--pid-file FILE]\n"
+	    "\n"
+	    "Serves the files under ROOT from memory over HTTP/1.1.\n"
+	    "\n"
+	    "  -r, --root DIR            directory to serve (default .)\n"
+	    "  -l, --listen HOST:PORT    address to listen on; [::1]:PORT for IPv6, port 0 picks\n"
+	    "                            a free port (default " CACHET_DEFAULT_LISTEN ")\n"
+	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
+	    "                            set (default: one per CPU cachet may run on)\n"
+	    "      --pid-file FILE       write the pid here once listening, remove it on exit\n"
+	    "                            (default: none; --reload reads " CACHET_DEFAULT_PID_FILE
+	    ")\n"
+	    "      --max-connections N   open connections across all workers (default 65536)\n"
+	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
+	    "                            suffix (default 0 = no limit)\n"
+	    "      --reload              ask the running server to rescan ROOT\n"
+	    "  -h, --help                show this help\n"
+	    "  -V, --version             show the version\n");
+}
+
+static int parse_size(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned long long mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1ULL << 10;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1ULL << 20;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1ULL << 30;
+	if (mult != 1)
+		end++;
+	if (errno || *end || v > max / mult)
+		return -EINVAL;
+	*out = v * mult;
+	return 0;
+}
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	unsigned long long v;
+	if (parse_size(s, 65535, &v) < 0 || strpbrk(s, "KkMmGg"))
+		return -EINVAL;
+	*port = htons((in_port_t)v);
+	return 0;
+}
+
+int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	memset(addr, 0, sizeof(*addr));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		a6->sin6_family = AF_INET6;
+		*len = sizeof(*a6);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		return parse_port(close + 2, &a6->sin6_port);
+	}
+	colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+	a4->sin_family = AF_INET;
+	*len = sizeof(*a4);
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	if (host[0] == '\0' || strcmp(host, "*") == 0)
+		strcpy(host, "0.0.0.0");
+	if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+		return -EINVAL;
+	return parse_port(colon + 1, &a4->sin_port);
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+	snprintf(err, errlen, fmt, arg);
+	return -EINVAL;
+}
+
+/* Applies one option; returns 0 or -EINVAL with err set. */
+static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
+{
+	unsigned long long v;
+	switch (opt) {
+	case OPT_ROOT:
+		cfg->root = arg;
+		return 0;
+	case OPT_LISTEN:
+		cfg->listen = arg;
+		return 0;
+	case OPT_THREADS:
+		if (parse_size(arg, 1024, &v) < 0 || v == 0 || strpbrk(arg, "KkMmGg"))
+			return bad(err, errlen, "--threads: expected 1 to 1024, got '%s'", arg);
+		cfg->threads = (unsigned)v;
+		return 0;
+	case OPT_PID_FILE:
+		cfg->pid_file = arg;
+		return 0;
+	case OPT_RELOAD:
+		cfg->mode = CACHET_MODE_RELOAD;
+		return 0;
+	case OPT_MAX_CONNECTIONS:
+		if (parse_size(arg, 1u << 24, &v) < 0 || v == 0)
+			return bad(err, errlen,
+			           "--max-connections: expected 1 to 16777216, got '%s'", arg);
+		cfg->max_connections = (size_t)v;
+		return 0;
+	case OPT_MAX_MEMORY:
+		if (parse_size(arg, SIZE_MAX, &v) < 0)
+			return bad(err, errlen, "--max-memory: expected a byte count, got '%s'",
+			           arg);
+		cfg->max_memory = (size_t)v;
+		return 0;
+	case OPT_HELP:
+		cfg->mode = CACHET_MODE_HELP;
+		return 0;
+	case OPT_VERSION:
+		cfg->mode = CACHET_MODE_VERSION;
+		return 0;
+	default:
+		return bad(err, errlen, "%s (try --help)", "unknown or incomplete option");
+	}
+}
+
+int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = CACHET_MODE_SERVE;
+	cfg->root = ".";
+	cfg->listen = CACHET_DEFAULT_LISTEN;
+	cfg->max_connections = 65536;
+	optind = 0; /* restartable: tests parse several command lines in one process */
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":r:l:t:hV", long_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			const char *what = optopt ? "" : argv[optind - 1];
+			char buf[64];
+			if (optopt)
+				snprintf(buf, sizeof(buf), "-%c", optopt);
+			return bad(err, errlen,
+			           opt == ':' ? "option %s needs a value (try --help)"
+			                      : "unknown option %s (try --help)",
+			           optopt ? buf : what);
+		}
+		if (apply(cfg, opt, optarg, err, errlen) < 0)
+			return -EINVAL;
+	}
+	if (optind < argc)
+		return bad(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
+	if (cachet_config_parse_listen(cfg->listen, &cfg->addr, &cfg->addr_len) < 0)
+		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
+		           cfg->listen);
+	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
+		cfg->pid_file = CACHET_DEFAULT_PID_FILE;
+	return 0;
+}

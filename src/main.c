@@ -1,0 +1,267 @@
+/* main.c - process set-up: options, the first generation, listeners, worker threads, signals,
+ * pid file, graceful stop. The main thread only ever waits for signals. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachet/config.h"
+#include "cachet/reload.h"
+#include "cachet/store.h"
+#include "cachet/worker.h"
+
+#define LISTEN_BACKLOG 4096
+
+struct server {
+	struct cachet_config cfg;
+	struct cachet_shared shared;
+	struct cachet_worker *workers;
+	unsigned n_workers;
+	int cpus[CPU_SETSIZE];
+	unsigned n_cpus;
+	sem_t started;
+	struct cachet_reloader reloader;
+};
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One clear line on stderr and exit status 2: a server that cannot start never half-starts. */
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("cachet: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
+static void cpus_discover(struct server *s)
+{
+	cpu_set_t set;
+	s->n_cpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &set))
+				s->cpus[s->n_cpus++] = i;
+}
+
+static int socket_bound(const struct cachet_config *cfg, const struct sockaddr *addr,
+                        bool reuseport)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* accepted sockets inherit TCP_NODELAY: a pipelined response must not wait for an ACK */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (bind(fd, addr, cfg->addr_len) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static in_port_t addr_port(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+	                                : ((const struct sockaddr_in *)a)->sin_port;
+}
+
+/* One SO_REUSEPORT listener per worker. For an explicit port, a plain bind first proves the port
+ * is free: reuseport sockets of the same user would otherwise silently share it with another
+ * cachet. For port 0, the first listener binds port 0 itself (the kernel never hands out a port in
+ * use) and the others join the port it got; a probe there would leave a window in which another
+ * process could be given the same port. */
+static int listeners_open(struct server *s)
+{
+	struct sockaddr_storage addr = s->cfg.addr;
+	socklen_t len = s->cfg.addr_len;
+	if (addr_port(&addr) != 0) {
+		int probe = socket_bound(&s->cfg, (struct sockaddr *)&addr, false);
+		if (probe < 0)
+			return probe;
+		close(probe);
+	}
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		int fd = socket_bound(&s->cfg, (struct sockaddr *)&addr, true);
+		if (fd < 0)
+			return fd;
+		s->workers[i].listen_fd = fd;
+		if (listen(fd, LISTEN_BACKLOG) < 0)
+			return -errno;
+		if (i == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+			return -errno;
+	}
+	s->cfg.addr = addr;
+	return 0;
+}
+
+static void addr_format(const struct sockaddr_storage *a, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN];
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
+		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
+		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
+	}
+}
+
+static void workers_stop(struct server *s, unsigned started)
+{
+	atomic_store(&s->shared.stopping, true);
+	for (unsigned i = 0; i < started; i++)
+		cachet_worker_wake(&s->workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(s->workers[i].thread, NULL);
+}
+
+/* Starts every worker and waits until each has its ring; any failure stops them all. */
+static int workers_start(struct server *s)
+{
+	unsigned started = 0;
+	int rc = 0;
+	for (unsigned i = 0; i < s->n_workers && rc == 0; i++) {
+		struct cachet_worker *w = &s->workers[i];
+		w->id = i;
+		w->cpu = s->n_cpus ? s->cpus[i % s->n_cpus] : -1;
+		w->shared = &s->shared;
+		w->started = &s->started;
+		rc = cachet_worker_start(w);
+		if (rc == 0) {
+			started++;
+			while (sem_wait(&s->started) < 0 && errno == EINTR)
+				;
+			rc = w->start_rc;
+		}
+	}
+	if (rc < 0)
+		workers_stop(s, started);
+	return rc;
+}
+
+static void pid_file_write(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) < 0)
+		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(errno));
+}
+
+/* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
+static void signals_wait(struct server *s, const sigset_t *set)
+{
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(set, &si);
+		if (sig == SIGHUP) /* from `cachet --reload` (sigqueue, a nonce) or a plain kill */
+			cachet_reloader_request(&s->reloader, si.si_code == SI_QUEUE
+			                                          ? (uint32_t)si.si_value.sival_int
+			                                          : 0);
+		else if (sig == SIGTERM || sig == SIGINT)
+			return;
+	}
+}
+
+static int serve(struct server *s)
+{
+	struct cachet_config *cfg = &s->cfg;
+	cpus_discover(s);
+	s->n_workers = cfg->threads ? cfg->threads : (s->n_cpus ? s->n_cpus : 1);
+	s->workers = calloc(s->n_workers, sizeof(*s->workers));
+	if (!s->workers)
+		return die("out of memory");
+	s->shared.max_conns_per_worker = (cfg->max_connections + s->n_workers - 1) / s->n_workers;
+
+	char err[512];
+	struct cachet_store *st;
+	struct cachet_store_options opt = {.generation = 1, .max_bytes = cfg->max_memory};
+	if (cachet_store_build(cfg->root, NULL, &opt, &st, err, sizeof(err)) < 0)
+		return die("%s", err);
+	atomic_store(&s->shared.current, st);
+
+	int rc = listeners_open(s);
+	char where[INET6_ADDRSTRLEN + 16];
+	if (rc < 0)
+		return die("cannot listen on %s: %s", cfg->listen, strerror(-rc));
+	addr_format(&cfg->addr, where, sizeof(where));
+
+	/* Workers and the reload thread inherit this mask: only the main thread takes signals. */
+	sigset_t all, waited;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sigemptyset(&waited);
+	sigaddset(&waited, SIGHUP);
+	sigaddset(&waited, SIGTERM);
+	sigaddset(&waited, SIGINT);
+
+	sem_init(&s->started, 0, 0);
+	if ((rc = workers_start(s)) < 0)
+		return die("cannot start workers: %s", strerror(-rc));
+	rc = cachet_reloader_start(&s->reloader, cfg, &s->shared, s->workers, s->n_workers);
+	if (rc < 0) {
+		workers_stop(s, s->n_workers);
+		return die("cannot start the reload thread: %s", strerror(-rc));
+	}
+	if (cfg->pid_file)
+		pid_file_write(cfg->pid_file);
+	fprintf(stderr, "cachet: listening on %s (%u threads, %zu files, %zu bytes)\n", where,
+	        s->n_workers, st->files, st->bytes);
+
+	signals_wait(s, &waited);
+	fprintf(stderr, "cachet: stopping\n");
+	cachet_reloader_stop(&s->reloader);
+	workers_stop(s, s->n_workers);
+	cachet_store_unref(atomic_load(&s->shared.current));
+	if (cfg->pid_file)
+		unlink(cfg->pid_file);
+	free(s->workers);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server s; /* owned by the main thread; workers see only what they are given */
+	char err[512];
+	if (cachet_config_parse(&s.cfg, argc, argv, err, sizeof(err)) < 0)
+		return die("%s", err);
+	switch (s.cfg.mode) {
+	case CACHET_MODE_HELP:
+		cachet_config_usage(stdout);
+		return 0;
+	case CACHET_MODE_VERSION:
+		printf("cachet %s\n", CACHET_VERSION);
+		return 0;
+	case CACHET_MODE_RELOAD:
+		return cachet_reload_client(s.cfg.pid_file);
+	case CACHET_MODE_SERVE:
+		break;
+	}
+	return serve(&s);
+}

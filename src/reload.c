@@ -1,0 +1,299 @@
+/* reload.c - background rescans and safe reclamation of old generations.
+ *
+ * Publication and reclamation (the rule every worker relies on):
+ *  1. The reloader builds generation G+1 completely, off to the side.
+ *  2. It publishes it with one atomic store into shared->current. The reloader still holds its
+ *     reference on G (the "publisher's reference"), so a worker that loaded the old pointer just
+ *     before the store can still take a reference on G safely.
+ *  3. It wakes every worker and waits until each one's gen_seen shows G+1. A worker stores
+ *     gen_seen only after it has taken its reference on the generation it loaded, and it loads
+ *     shared->current once per loop turn: once all have acknowledged G+1, no worker will ever load
+ *     G again.
+ *  4. Only then does the reloader drop the publisher's reference on G. G is freed when the last
+ *     worker drops its own reference, which a worker does once no in-flight send points into G
+ *     (see gen_unpin in worker.c).
+ */
+#define _GNU_SOURCE
+#include "cachet/reload.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachet/store.h"
+
+#define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
+#define CLIENT_POLL_NS 20000000L
+#define CLIENT_WAIT_S  120
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ns(long ns)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
+	nanosleep(&ts, NULL);
+}
+
+void cachet_reload_status_path(const char *pid_file, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s.status", pid_file);
+}
+
+struct outcome {
+	bool ok;
+	uint64_t generation;
+	size_t files, bytes, added, changed, removed;
+	int64_t ms;
+	char error[512];
+};
+
+/* Written atomically (temporary file + rename) so a --reload client never reads half of it. */
+static void status_write(struct cachet_reloader *r, const struct outcome *o, const uint32_t *nonces,
+                         unsigned n)
+{
+	if (!r->status_path[0])
+		return;
+	char tmp[sizeof(r->status_path) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->status_path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f,
+	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
+	        "changed=%zu\nremoved=%zu\nms=%lld\nerror=%s\nrequests=",
+	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
+	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms, o->error);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? "," : "", nonces[i]);
+	fputc('\n', f);
+	if (fclose(f) == 0)
+		rename(tmp, r->status_path);
+}
+
+/* Counts what changed between two generations, for the log line. */
+static void diff_count(const struct cachet_store *old, const struct cachet_store *new,
+                       struct outcome *o)
+{
+	for (size_t i = 0; i < new->n_entries; i++) {
+		const struct cachet_entry *e = &new->entries[i];
+		if (e->kind != CACHET_ENTRY_FILE)
+			continue;
+		const struct cachet_entry *p = cachet_store_lookup(old, e->path, e->path_len);
+		if (!p || p->kind != CACHET_ENTRY_FILE)
+			o->added++;
+		else if (p->blob != e->blob)
+			o->changed++;
+	}
+	o->removed = old->files - (new->files - o->added);
+}
+
+/* Waits until every running worker serves generation gen (step 3 above). */
+static void acks_wait(struct cachet_reloader *r, uint64_t gen)
+{
+	for (unsigned i = 0; i < r->n_workers; i++)
+		cachet_worker_wake(&r->workers[i]);
+	for (unsigned i = 0, polls = 0; i < r->n_workers; polls++) {
+		struct cachet_worker *w = &r->workers[i];
+		if (atomic_load_explicit(&w->gen_seen, memory_order_acquire) == gen ||
+		    atomic_load(&w->exited)) {
+			i++;
+			continue;
+		}
+		if (polls % 100 == 99)
+			cachet_worker_wake(w); /* it may be holding back, busy with old sends */
+		sleep_ns(ACK_POLL_NS);
+	}
+}
+
+static void rescan(struct cachet_reloader *r, const uint32_t *nonces, unsigned n)
+{
+	int64_t t0 = mono_ms();
+	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
+	struct cachet_store *new = NULL;
+	struct cachet_store_options opt = {.generation = r->generation + 1,
+	                                   .max_bytes = r->cfg->max_memory};
+	struct outcome o = {.generation = r->generation};
+	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
+	r->rescans++;
+	if (rc < 0) {
+		o.ms = mono_ms() - t0;
+		o.files = old->files;
+		o.bytes = old->bytes;
+		fprintf(stderr,
+		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
+		        (long long)o.ms, o.error, (unsigned long long)r->generation);
+		status_write(r, &o, nonces, n);
+		return;
+	}
+	diff_count(old, new, &o);
+	atomic_store_explicit(&r->shared->current, new, memory_order_release);
+	acks_wait(r, new->generation);
+	cachet_store_unref(old);
+	r->generation = new->generation;
+	o.ok = true;
+	o.generation = new->generation;
+	o.files = new->files;
+	o.bytes = new->bytes;
+	o.ms = mono_ms() - t0;
+	fprintf(stderr,
+	        "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu files, "
+	        "%zu bytes, %lld ms\n",
+	        (unsigned long long)o.generation, o.added, o.changed, o.removed, o.files, o.bytes,
+	        (long long)o.ms);
+	status_write(r, &o, nonces, n);
+}
+
+static void *reloader_main(void *arg)
+{
+	struct cachet_reloader *r = arg;
+	uint32_t nonces[CACHET_RELOAD_NONCES_MAX];
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->pending && !r->stop)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stop)
+			break;
+		/* every request so far is answered by this one rescan (coalescing) */
+		r->pending = false;
+		unsigned n = r->n_nonces;
+		memcpy(nonces, r->nonces, n * sizeof(*nonces));
+		r->n_nonces = 0;
+		pthread_mutex_unlock(&r->lock);
+		rescan(r, nonces, n);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+int cachet_reloader_start(struct cachet_reloader *r, const struct cachet_config *cfg,
+                          struct cachet_shared *shared, struct cachet_worker *workers,
+                          unsigned n_workers)
+{
+	r->cfg = cfg;
+	r->shared = shared;
+	r->workers = workers;
+	r->n_workers = n_workers;
+	r->generation = atomic_load(&shared->current)->generation;
+	if (cfg->pid_file)
+		cachet_reload_status_path(cfg->pid_file, r->status_path, sizeof(r->status_path));
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	return -pthread_create(&r->thread, NULL, reloader_main, r);
+}
+
+void cachet_reloader_request(struct cachet_reloader *r, uint32_t nonce)
+{
+	pthread_mutex_lock(&r->lock);
+	r->pending = true;
+	if (nonce && r->n_nonces < CACHET_RELOAD_NONCES_MAX)
+		r->nonces[r->n_nonces++] = nonce;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void cachet_reloader_stop(struct cachet_reloader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	if (r->status_path[0])
+		unlink(r->status_path);
+}
+
+/* ---- the client: cachet --reload ---- */
+
+static long pid_read(const char *pid_file)
+{
+	FILE *f = fopen(pid_file, "r");
+	long pid = -1;
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		pid = -1;
+	fclose(f);
+	return pid;
+}
+
+/* Reads the status file; returns true when it answers nonce, filling ok and the text. */
+static bool status_answers(const char *path, uint32_t nonce, bool *ok, char *text, size_t textlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(text, 1, textlen - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	const char *req = strstr(text, "\nrequests=");
+	if (!req)
+		return false;
+	char want[16];
+	int wl = snprintf(want, sizeof(want), "%u", nonce);
+	for (const char *p = req + 10; *p && *p != '\n';) {
+		if (strncmp(p, want, (size_t)wl) == 0 && (p[wl] == ',' || p[wl] == '\n'))
+			return *ok = strstr(text, "\nok=1\n") != NULL, true;
+		p += strcspn(p, ",\n");
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+static long field(const char *text, const char *name)
+{
+	const char *p = strstr(text, name);
+	return p ? strtol(p + strlen(name), NULL, 10) : -1;
+}
+
+int cachet_reload_client(const char *pid_file)
+{
+	long pid = pid_read(pid_file);
+	if (pid < 0) {
+		fprintf(stderr, "cachet: no server running (no pid in %s)\n", pid_file);
+		return 2;
+	}
+	uint32_t nonce = 0;
+	while (nonce == 0 && getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
+		nonce = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL);
+	union sigval v = {.sival_int = (int)nonce};
+	if (sigqueue((pid_t)pid, SIGHUP, v) < 0) {
+		fprintf(stderr, "cachet: no server running (pid %ld from %s: %s)\n", pid, pid_file,
+		        strerror(errno));
+		return 2;
+	}
+	char path[4200], text[4096];
+	cachet_reload_status_path(pid_file, path, sizeof(path));
+	int64_t deadline = mono_ms() + CLIENT_WAIT_S * 1000;
+	bool ok = false;
+	while (!status_answers(path, nonce, &ok, text, sizeof(text))) {
+		if (kill((pid_t)pid, 0) < 0 || mono_ms() > deadline) {
+			fprintf(stderr, "cachet: server %ld did not report the reload\n", pid);
+			return 2;
+		}
+		sleep_ns(CLIENT_POLL_NS);
+	}
+	if (!ok) {
+		const char *e = strstr(text, "\nerror=");
+		fprintf(stderr, "cachet: reload failed: %.*s\n", e ? (int)strcspn(e + 7, "\n") : 0,
+		        e ? e + 7 : "");
+		return 1;
+	}
+	printf("cachet: reloaded: generation %ld, %ld files, %ld bytes (%ld added, %ld changed, "
+	       "%ld removed) in %ld ms\n",
+	       field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
+	       field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
+	       field(text, "\nms="));
+	return 0;
+}

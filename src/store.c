@@ -1,0 +1,487 @@
+/* store.c - building, indexing and freeing content generations. Runs at start-up and on the
+ * reload thread; nothing here is on a request path except cachet_store_lookup(). */
+#define _GNU_SOURCE
+#include "cachet/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cachet/httpdate.h"
+#include "cachet/mime.h"
+
+/* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
+#define SCAN_DEPTH_MAX 64
+
+struct scan {
+	const char *root_real; /* realpath of ROOT, for the symlink containment check */
+	size_t root_real_len;
+	const struct cachet_store *prev;
+	const struct cachet_store_options *opt;
+	int64_t now;
+	struct cachet_entry *v;
+	size_t n, cap;
+	size_t files, bytes;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} ancestors[SCAN_DEPTH_MAX];
+	unsigned depth;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct scan *s, int rc, const char *what, const char *path)
+{
+	snprintf(s->err, s->errlen, "%s %s: %s", what, path, strerror(-rc));
+	return rc;
+}
+
+static struct cachet_entry *entry_push(struct scan *s)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct cachet_entry *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		s->v = v;
+		s->cap = cap;
+	}
+	struct cachet_entry *e = &s->v[s->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static void blob_unref(struct cachet_blob *b)
+{
+	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+		free(b);
+}
+
+/* Reuses the previous generation's blob when the file is the same file, unchanged. */
+static struct cachet_blob *blob_reuse(const struct scan *s, const char *path, size_t len,
+                                      const struct stat *st)
+{
+	if (!s->prev)
+		return NULL;
+	const struct cachet_entry *e = cachet_store_lookup(s->prev, path, len);
+	if (!e || e->kind != CACHET_ENTRY_FILE || !e->blob)
+		return NULL;
+	struct cachet_blob *b = e->blob;
+	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	if (b->dev != st->st_dev || b->ino != st->st_ino || b->len != (size_t)st->st_size ||
+	    b->mtime_ns != mtime_ns)
+		return NULL;
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+static int blob_read(int fd, const struct stat *st, struct cachet_blob **out)
+{
+	size_t len = (size_t)st->st_size;
+	struct cachet_blob *b = malloc(sizeof(*b) + len + 1);
+	if (!b)
+		return -ENOMEM;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, b->data + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int rc =
+			    r < 0 ? -errno : -EIO; /* a file that shrank while read is an error */
+			free(b);
+			return rc;
+		}
+		got += (size_t)r;
+	}
+	atomic_init(&b->refs, 1);
+	b->dev = st->st_dev;
+	b->ino = st->st_ino;
+	b->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	b->len = len;
+	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
+	*out = b;
+	return 0;
+}
+
+static int block_format(struct cachet_block *blk, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Formats a header block whose second line is "Date: " followed by a placeholder date. */
+static int block_format(struct cachet_block *blk, const char *fmt, ...)
+{
+	char tmp[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -E2BIG;
+	const char *d = strstr(tmp, "\r\n" CACHET_BLOCK_DATE_NAME);
+	if (!d)
+		return -EINVAL;
+	blk->text = malloc((size_t)n + 1);
+	if (!blk->text)
+		return -ENOMEM;
+	memcpy(blk->text, tmp, (size_t)n + 1);
+	blk->len = (uint32_t)n;
+	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
+	return 0;
+}
+
+#define EPOCH_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
+
+/* The 200 and 304 blocks of a file entry. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
+ * cache-related fields the 200 would, and no representation metadata (no Content-Type). */
+static int entry_blocks(struct cachet_entry *e)
+{
+	char lm[CACHET_HTTPDATE_LEN + 1];
+	cachet_httpdate_format(e->last_modified, lm);
+	lm[CACHET_HTTPDATE_LEN] = '\0';
+	struct cachet_repr *r = &e->identity;
+	int rc = block_format(&r->ok,
+	                      "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+	                      "Content-Type: %s\r\nContent-Length: %zu\r\nLast-Modified: %s\r\n"
+	                      "ETag: %.*s\r\n",
+	                      e->content_type, r->body_len, lm, (int)r->etag_len, r->etag);
+	if (rc < 0)
+		return rc;
+	return block_format(&r->not_modified,
+	                    "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
+	                    "\r\nServer: cachet\r\n"
+	                    "ETag: %.*s\r\n",
+	                    (int)r->etag_len, r->etag);
+}
+
+static int add_file(struct scan *s, int fd, const char *path, const struct stat *st)
+{
+	size_t plen = strlen(path);
+	if (s->opt->max_files && s->files >= s->opt->max_files)
+		return fail(s, -EFBIG, "over --max-files at", path);
+	if (s->opt->max_bytes && s->bytes + (size_t)st->st_size > s->opt->max_bytes)
+		return fail(s, -EFBIG, "over --max-memory at", path);
+	struct cachet_blob *b = blob_reuse(s, path, plen, st);
+	if (!b) {
+		int rc = blob_read(fd, st, &b);
+		if (rc < 0)
+			return fail(s, rc, "cannot read", path);
+	}
+	struct cachet_entry *e = entry_push(s);
+	if (!e || !(e->path = strdup(path))) {
+		blob_unref(b);
+		return fail(s, -ENOMEM, "out of memory at", path);
+	}
+	e->path_len = (uint32_t)plen;
+	e->kind = CACHET_ENTRY_FILE;
+	e->blob = b;
+	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
+	const char *base = strrchr(path, '/') + 1;
+	e->content_type = cachet_mime_type(base, strlen(base));
+	e->identity.body = b->data;
+	e->identity.body_len = b->len;
+	e->identity.etag = b->etag;
+	e->identity.etag_len = b->etag_len;
+	int rc = entry_blocks(e);
+	if (rc < 0)
+		return fail(s, rc, "cannot format headers for", path);
+	s->files++;
+	s->bytes += b->len;
+	return 0;
+}
+
+/* Adds "/dir/" as a second key of "/dir/index.html", and "/dir" as a 301 to "/dir/". */
+static int add_directory_keys(struct scan *s, const char *dir, size_t index_entry)
+{
+	struct cachet_entry *e = entry_push(s);
+	size_t dlen = strlen(dir);
+	if (!e || !(e->path = malloc(dlen + 2)))
+		return fail(s, -ENOMEM, "out of memory at", dir);
+	memcpy(e->path, dir, dlen);
+	e->path[dlen] = '/';
+	e->path[dlen + 1] = '\0';
+	e->path_len = (uint32_t)dlen + 1;
+	e->kind = CACHET_ENTRY_ALIAS;
+	e->alias_target = index_entry;
+	if (dlen == 0)
+		return 0; /* ROOT: "/" is the only key; there is no "" to redirect */
+	e = entry_push(s);
+	if (!e || !(e->path = strdup(dir)))
+		return fail(s, -ENOMEM, "out of memory at", dir);
+	e->path_len = (uint32_t)dlen;
+	e->kind = CACHET_ENTRY_REDIRECT;
+	return block_format(&e->redirect,
+	                    "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
+	                    "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n",
+	                    dir);
+}
+
+static int scan_dir(struct scan *s, int dfd, char *path, size_t plen);
+
+/* Whether a symlink at path resolves inside ROOT. */
+static bool link_inside_root(const struct scan *s, int dfd, const char *name)
+{
+	char proc[64], real[PATH_MAX];
+	int fd = openat(dfd, name, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	bool inside = false;
+	if (realpath(proc, real))
+		inside = strncmp(real, s->root_real, s->root_real_len) == 0 &&
+		         (real[s->root_real_len] == '/' || real[s->root_real_len] == '\0');
+	close(fd);
+	return inside;
+}
+
+/* One directory entry: a regular file is loaded, a directory is descended into. */
+static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path, size_t plen)
+{
+	const char *name = de->d_name;
+	size_t nlen = strlen(name);
+	if (name[0] == '.')
+		return 0; /* dotfiles and dot-directories are never served */
+	if (plen + 1 + nlen >= PATH_MAX)
+		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(s, -errno, "cannot stat", name);
+	if (S_ISLNK(st.st_mode)) {
+		if (!link_inside_root(s, dfd, name) || fstatat(dfd, name, &st, 0) < 0)
+			return 0; /* leaves ROOT, or dangles: never served */
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return 0;
+	path[plen] = '/';
+	memcpy(path + plen + 1, name, nlen + 1);
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	int rc;
+	if (fd < 0)
+		rc = fail(s, -errno, "cannot open", path);
+	else if (S_ISREG(st.st_mode))
+		rc = add_file(s, fd, path, &st);
+	else
+		rc = scan_dir(s, fd, path, plen + 1 + nlen);
+	if (fd >= 0)
+		close(fd);
+	path[plen] = '\0';
+	return rc;
+}
+
+static bool on_ancestor_path(const struct scan *s, const struct stat *st)
+{
+	for (unsigned i = 0; i < s->depth; i++)
+		if (s->ancestors[i].dev == st->st_dev && s->ancestors[i].ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Reads directory dfd (path = its key, "" for ROOT). Takes no ownership of dfd. */
+static int scan_dir(struct scan *s, int dfd, char *path, size_t plen)
+{
+	struct stat st;
+	if (fstat(dfd, &st) < 0)
+		return fail(s, -errno, "cannot stat", path[0] ? path : "/");
+	if (on_ancestor_path(s, &st))
+		return 0; /* a symlink loop back to an ancestor */
+	if (s->depth == SCAN_DEPTH_MAX)
+		return fail(s, -ELOOP, "directories nested too deep at", path);
+	s->ancestors[s->depth].dev = st.st_dev;
+	s->ancestors[s->depth].ino = st.st_ino;
+	s->depth++;
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		s->depth--;
+		return fail(s, -errno, "cannot list", path[0] ? path : "/");
+	}
+	int rc = 0;
+	size_t first = s->n;
+	const struct dirent *de;
+	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL)
+		rc = scan_one(s, dfd, de, path, plen);
+	if (rc == 0 && errno != 0)
+		rc = fail(s, -errno, "cannot list", path[0] ? path : "/");
+	closedir(d);
+	s->depth--;
+	for (size_t i = first; rc == 0 && i < s->n; i++) {
+		const struct cachet_entry *e = &s->v[i];
+		if (e->kind == CACHET_ENTRY_FILE &&
+		    e->path_len == plen + sizeof("/index.html") - 1 &&
+		    memcmp(e->path, path, plen) == 0 &&
+		    strcmp(e->path + plen, "/index.html") == 0) {
+			rc = add_directory_keys(s, path, i);
+			break;
+		}
+	}
+	return rc;
+}
+
+static int index_build(struct cachet_store *st)
+{
+	size_t cap = 16;
+	while (cap < st->n_entries * 2) /* load factor <= 0.5 */
+		cap <<= 1;
+	st->index = calloc(cap, sizeof(*st->index));
+	if (!st->index)
+		return -ENOMEM;
+	st->index_mask = cap - 1;
+	for (size_t i = 0; i < st->n_entries; i++) {
+		struct cachet_entry *e = &st->entries[i];
+		e->hash = XXH3_64bits(e->path, e->path_len);
+		size_t slot = e->hash & st->index_mask;
+		while (st->index[slot])
+			slot = (slot + 1) & st->index_mask;
+		st->index[slot] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static const struct {
+	int status;
+	const char *reason;
+	const char *extra; /* header lines beyond the common ones */
+} error_table[CACHET_N_ERRORS] = {
+    {400, "Bad Request", "Connection: close\r\n"},
+    {404, "Not Found", ""},
+    {405, "Method Not Allowed", "Allow: GET, HEAD\r\n"},
+    {408, "Request Timeout", "Connection: close\r\n"},
+    {412, "Precondition Failed", ""},
+    {414, "URI Too Long", "Connection: close\r\n"},
+    {431, "Request Header Fields Too Large", "Connection: close\r\n"},
+    {500, "Internal Server Error", "Connection: close\r\n"},
+    {501, "Not Implemented", ""},
+    {503, "Service Unavailable", "Connection: close\r\n"},
+    {505, "HTTP Version Not Supported", "Connection: close\r\n"},
+};
+
+/* Error statuses whose block says "Connection: close" are sent with no further Connection line:
+ * the sender closes after them (see cachet_reply.close). */
+static int errors_build(struct cachet_store *st)
+{
+	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
+		struct cachet_error *e = &st->errors[i];
+		char body[64];
+		int n = snprintf(body, sizeof(body), "%d %s\n", error_table[i].status,
+		                 error_table[i].reason);
+		e->status = error_table[i].status;
+		e->body = strdup(body);
+		e->body_len = (size_t)n;
+		if (!e->body)
+			return -ENOMEM;
+		int rc = block_format(&e->block,
+		                      "HTTP/1.1 %d %s\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+		                      "Content-Type: text/plain; charset=utf-8\r\n"
+		                      "Content-Length: %d\r\n%s",
+		                      e->status, error_table[i].reason, n, error_table[i].extra);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+const struct cachet_error *cachet_store_error(const struct cachet_store *st, int status)
+{
+	for (size_t i = 0; i < CACHET_N_ERRORS; i++)
+		if (st->errors[i].status == status)
+			return &st->errors[i];
+	return cachet_store_error(st, 500);
+}
+
+static void entries_free(struct cachet_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].identity.ok.text);
+		free(v[i].identity.not_modified.text);
+		free(v[i].redirect.text);
+		if (v[i].kind == CACHET_ENTRY_FILE)
+			blob_unref(v[i].blob);
+	}
+	free(v);
+}
+
+int cachet_store_build(const char *root, const struct cachet_store *prev,
+                       const struct cachet_store_options *opt, struct cachet_store **out, char *err,
+                       size_t errlen)
+{
+	char root_real[PATH_MAX], path[PATH_MAX] = "";
+	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
+	if (!realpath(root, root_real))
+		return fail(&s, -errno, "cannot resolve root", root);
+	s.root_real = root_real;
+	s.root_real_len = strlen(root_real);
+	if (s.root_real_len == 1)
+		s.root_real_len = 0; /* ROOT is "/": every path is inside */
+	s.now = (int64_t)time(NULL);
+	int dfd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(&s, -errno, "cannot open root", root);
+	int rc = scan_dir(&s, dfd, path, 0);
+	close(dfd);
+	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
+	if (rc == 0 && !st)
+		rc = fail(&s, -ENOMEM, "out of memory for", "the store");
+	if (rc < 0) {
+		entries_free(s.v, s.n);
+		return rc;
+	}
+	atomic_init(&st->refs, 1);
+	st->generation = opt->generation;
+	st->entries = s.v;
+	st->n_entries = s.n;
+	st->files = s.files;
+	st->bytes = s.bytes;
+	if (index_build(st) < 0 || errors_build(st) < 0) {
+		cachet_store_unref(st);
+		return fail(&s, -ENOMEM, "out of memory for", "the index");
+	}
+	*out = st;
+	return 0;
+}
+
+const struct cachet_entry *cachet_store_lookup(const struct cachet_store *st, const char *path,
+                                               size_t len)
+{
+	uint64_t h = XXH3_64bits(path, len);
+	for (size_t slot = h & st->index_mask;; slot = (slot + 1) & st->index_mask) {
+		uint32_t i = st->index[slot];
+		if (i == 0)
+			return NULL;
+		const struct cachet_entry *e = &st->entries[i - 1];
+		if (e->hash == h && e->path_len == len && memcmp(e->path, path, len) == 0) {
+			if (e->kind == CACHET_ENTRY_ALIAS)
+				return &st->entries[e->alias_target];
+			return e;
+		}
+	}
+}
+
+void cachet_store_ref(struct cachet_store *st)
+{
+	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+}
+
+void cachet_store_unref(struct cachet_store *st)
+{
+	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	entries_free(st->entries, st->n_entries);
+	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
+		free(st->errors[i].block.text);
+		free((char *)st->errors[i].body);
+	}
+	free(st->index);
+	free(st);
+}

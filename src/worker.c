@@ -1,0 +1,856 @@
+/* worker.c - one thread, one ring: accept, receive, answer, send, close.
+ *
+ * The loop (as in liburing's examples/proxy.c): submit and wait, dispatch every CQE on its
+ * operation, advance the CQ once per batch, return the batch's receive buffers to the kernel, then
+ * flush: every connection that produced output in this batch gets one send. Several pipelined
+ * responses that became ready together therefore leave in one send.
+ *
+ * user_data layout (64 bits):  [63..32] connection sequence | [31..8] connection slot | [7..0] op
+ * The sequence is bumped each time a slot is reused, so a late completion can never be taken for
+ * an event of the connection that now lives in the slot.
+ *
+ * Ownership rules for memory an SQE references (each also noted where the SQE is prepared):
+ *  - receive buffers belong to the provided-buffer ring; a buffer the kernel filled is ours until
+ *    we hand it back, which happens in the same batch: anything not answered is copied out first.
+ *  - a connection's out buffer and iovecs are referenced by its one in-flight send; the connection
+ *    is freed only after that send's CQE (conn_maybe_free).
+ *  - a body sent from store memory is covered by a pin on its generation (gen_pin/gen_unpin):
+ *    the worker keeps its reference to that generation until the last such send completes.
+ */
+#define _GNU_SOURCE
+#include "cachet/worker.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachet/http_parse.h"
+#include "cachet/httpdate.h"
+#include "cachet/response.h"
+
+enum op {
+	OP_ACCEPT = 1,
+	OP_RECV,
+	OP_SEND,
+	OP_CLOSE,
+	OP_CLOSE_RAW, /* closing a socket that never became a connection */
+	OP_CANCEL,
+	OP_SHUTDOWN,
+	OP_WAKE,
+	OP_TICK,
+};
+
+#define RECV_BUF_SIZE  8192u /* one provided buffer; a typical request fits many times over */
+#define RECV_BUF_COUNT 512u  /* per worker; power of two */
+#define BUF_GROUP      0
+#define IO_BUF_SIZE    32768u /* a connection's pending-input or output buffer */
+#define POOL_KEEP      256u   /* free IO buffers a worker keeps for reuse */
+#define COPY_BODY_MAX  16384u /* bodies up to this are copied next to their head (one send) */
+#define PAUSE_INPUT    16384u /* unanswered input beyond this stops receiving until drained */
+#define SQ_ENTRIES     1024u
+#define CQ_ENTRIES     16384u
+#define RETIRED_MAX    8u                 /* old generations still pinned by in-flight sends */
+#define STOP_GRACE_NS  (4500LL * 1000000) /* finish in-flight responses within this on stop */
+#define NIL            UINT32_MAX
+
+/* Room an answer needs in the out buffer before the next request is parsed: the largest block
+ * (block_format's limit) plus its Connection tail. */
+#define HEAD_ROOM (2048u + CACHET_RESPONSE_TAIL_MAX)
+
+enum conn_flag {
+	RECV_ARMED = 1u << 0,       /* a multishot recv is outstanding */
+	SEND_INFLIGHT = 1u << 1,    /* the one send of this connection is outstanding */
+	CLOSE_INFLIGHT = 1u << 2,   /* the close is outstanding */
+	CLOSING = 1u << 3,          /* closing: free once nothing is outstanding */
+	CLOSE_AFTER_SEND = 1u << 4, /* close once the output has gone */
+	RECV_PAUSED = 1u << 5,      /* too much unanswered input: recv cancelled */
+	NEED_RECV = 1u << 6,        /* (re-)arm the recv at the next flush */
+	DIRTY = 1u << 7,            /* on the flush list */
+};
+
+struct conn {
+	int fd;
+	uint32_t seq;
+	uint32_t flags;
+	uint32_t next;     /* free list or flush list link */
+	char *in;          /* pending input (partial or not yet answered requests), or NULL */
+	uint32_t in_len;   /* bytes in in[] */
+	uint32_t in_seen;  /* of those, how many the parser already saw as incomplete */
+	char *out;         /* responses being assembled or sent, or NULL */
+	uint32_t out_len;  /* bytes in out[] */
+	uint32_t out_sent; /* of those, sent */
+	uint64_t discard;  /* request body bytes still to skip */
+	const unsigned char *body; /* a large body sent from store memory, or NULL */
+	size_t body_len, body_sent;
+	struct cachet_store *body_gen; /* the pinned generation body points into */
+	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
+	struct msghdr msg;
+};
+
+struct gen_pin {
+	struct cachet_store *gen;
+	uint32_t sends;
+};
+
+struct worker {
+	struct cachet_worker *pub;
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	unsigned char *bufs;
+	unsigned br_added; /* buffers handed back since the last advance */
+	struct conn *conns;
+	uint32_t n_conns, used_conns, free_head, live;
+	uint32_t flush_head;
+	char **pool;
+	uint32_t pool_n;
+	struct cachet_httpdate_cache date;
+	struct cachet_store *gen; /* the generation answers come from; one reference held */
+	uint32_t gen_sends;       /* in-flight sends pinning gen */
+	struct gen_pin retired[RETIRED_MAX];
+	bool stopping;
+	int64_t stop_deadline;
+	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
+	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
+};
+
+static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
+{
+	return (uint64_t)seq << 32 | (uint64_t)slot << 8 | (uint64_t)op;
+}
+
+static inline enum op ud_op(uint64_t ud)
+{
+	return (enum op)(ud & 0xff);
+}
+
+static inline uint32_t ud_slot(uint64_t ud)
+{
+	return (uint32_t)(ud >> 8) & 0xffffff;
+}
+
+static inline uint32_t ud_seq(uint64_t ud)
+{
+	return (uint32_t)(ud >> 32);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* An SQE, submitting what is queued first if the SQ is full. */
+static struct io_uring_sqe *sqe_get(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	while (!sqe) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+/* ---- IO buffers: a worker-local free list, so busy connections do not hit malloc ---- */
+
+static char *pool_get(struct worker *w)
+{
+	if (w->pool_n)
+		return w->pool[--w->pool_n];
+	return malloc(IO_BUF_SIZE);
+}
+
+static void pool_put(struct worker *w, char *buf)
+{
+	if (!buf)
+		return;
+	if (w->pool_n < POOL_KEEP)
+		w->pool[w->pool_n++] = buf;
+	else
+		free(buf);
+}
+
+/* ---- generation pins ---- */
+
+/* Called when a send is about to reference w->gen's memory. */
+static struct cachet_store *gen_pin(struct worker *w)
+{
+	w->gen_sends++;
+	return w->gen;
+}
+
+/* Called from the send's completion: the memory of gen is no longer referenced by it. */
+static void gen_unpin(struct worker *w, struct cachet_store *gen)
+{
+	if (gen == w->gen) {
+		w->gen_sends--;
+		return;
+	}
+	for (unsigned i = 0; i < RETIRED_MAX; i++) {
+		struct gen_pin *p = &w->retired[i];
+		if (p->gen == gen && --p->sends == 0) {
+			cachet_store_unref(p->gen);
+			p->gen = NULL;
+		}
+		if (p->gen == gen || !p->gen)
+			continue;
+	}
+}
+
+/* Called once per loop turn: moves to a newly published generation. The reference is taken before
+ * gen_seen is stored; the publisher frees the old generation only after every worker's gen_seen
+ * shows the new one, so the pointer loaded here is still referenced by the publisher. */
+static void gen_follow(struct worker *w)
+{
+	struct cachet_store *cur =
+	    atomic_load_explicit(&w->pub->shared->current, memory_order_acquire);
+	if (cur == w->gen)
+		return;
+	unsigned slot = RETIRED_MAX;
+	if (w->gen_sends) {
+		for (slot = 0; slot < RETIRED_MAX && w->retired[slot].gen; slot++)
+			;
+		if (slot == RETIRED_MAX)
+			return; /* every retired slot busy: stay on this generation a little longer
+			         */
+	}
+	cachet_store_ref(cur);
+	if (w->gen_sends)
+		w->retired[slot] = (struct gen_pin){.gen = w->gen, .sends = w->gen_sends};
+	else
+		cachet_store_unref(w->gen);
+	w->gen = cur;
+	w->gen_sends = 0;
+	atomic_store_explicit(&w->pub->gen_seen, cur->generation, memory_order_release);
+}
+
+/* ---- connections ---- */
+
+static struct conn *conn_alloc(struct worker *w, uint32_t *slot)
+{
+	if (w->free_head != NIL) {
+		*slot = w->free_head;
+		w->free_head = w->conns[*slot].next;
+	} else if (w->used_conns < w->n_conns) {
+		*slot = w->used_conns++; /* slots are touched only when first used */
+		w->conns[*slot].seq = 0;
+	} else {
+		return NULL;
+	}
+	struct conn *c = &w->conns[*slot];
+	uint32_t seq = c->seq;
+	memset(c, 0, sizeof(*c));
+	c->seq = seq;
+	c->next = NIL;
+	w->live++;
+	return c;
+}
+
+static inline uint32_t conn_slot(const struct worker *w, const struct conn *c)
+{
+	return (uint32_t)(c - w->conns);
+}
+
+static void flush_mark(struct worker *w, struct conn *c)
+{
+	if (c->flags & DIRTY)
+		return;
+	c->flags |= DIRTY;
+	c->next = w->flush_head;
+	w->flush_head = conn_slot(w, c);
+}
+
+/* Frees the slot once no operation of the connection is outstanding. */
+static void conn_maybe_free(struct worker *w, struct conn *c)
+{
+	if (!(c->flags & CLOSING) ||
+	    (c->flags & (RECV_ARMED | SEND_INFLIGHT | CLOSE_INFLIGHT | DIRTY)))
+		return;
+	pool_put(w, c->in);
+	pool_put(w, c->out);
+	if (c->body)
+		gen_unpin(w, c->body_gen);
+	c->in = c->out = NULL;
+	c->body = NULL;
+	c->seq++;
+	c->flags = 0;
+	c->next = w->free_head;
+	w->free_head = conn_slot(w, c);
+	w->live--;
+}
+
+/* Starts closing: cancels the recv (a multishot recv holds the file open past close()), shuts the
+ * socket down if a send is stuck on it, and closes the descriptor. */
+static void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->flags & CLOSING)
+		return;
+	c->flags |= CLOSING | CLOSE_INFLIGHT;
+	uint32_t slot = conn_slot(w, c);
+	struct io_uring_sqe *sqe;
+	if (c->flags & RECV_ARMED) {
+		sqe = sqe_get(w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_RECV, slot, c->seq), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, slot, c->seq));
+	}
+	if (c->flags & SEND_INFLIGHT) {
+		sqe = sqe_get(w);
+		io_uring_prep_shutdown(sqe, c->fd, SHUT_RDWR);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_SHUTDOWN, slot, c->seq));
+	}
+	sqe = sqe_get(w);
+	io_uring_prep_close(sqe, c->fd);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE, slot, c->seq));
+}
+
+/* Multishot recv into the worker's provided-buffer ring. No buffer is named here: the kernel picks
+ * one from the ring per completion and the completion says which (see on_recv). */
+static void recv_arm(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BUF_GROUP;
+	io_uring_sqe_set_data64(sqe, ud_make(OP_RECV, conn_slot(w, c), c->seq));
+	c->flags |= RECV_ARMED;
+	c->flags &= ~NEED_RECV;
+}
+
+/* Stops receiving while too much input is unanswered (a client pipelining without reading). */
+static void recv_pause(struct worker *w, struct conn *c)
+{
+	uint32_t slot = conn_slot(w, c);
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_cancel64(sqe, ud_make(OP_RECV, slot, c->seq), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, slot, c->seq));
+	c->flags |= RECV_PAUSED;
+}
+
+/* One send for everything the connection has ready: the out buffer, then a body from store memory.
+ * Referenced memory: c->out (released only after this send's CQE), c->iov/c->msg (inside the
+ * connection, freed only after the CQE), c->body (pinned generation, unpinned in the CQE). */
+static void send_submit(struct worker *w, struct conn *c)
+{
+	size_t out_left = c->out_len - c->out_sent;
+	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
+	struct io_uring_sqe *sqe = sqe_get(w);
+	if (body_left == 0) {
+		io_uring_prep_send(sqe, c->fd, c->out + c->out_sent, out_left, MSG_NOSIGNAL);
+	} else if (out_left == 0) {
+		io_uring_prep_send(sqe, c->fd, c->body + c->body_sent, body_left, MSG_NOSIGNAL);
+	} else {
+		c->iov[0] = (struct iovec){c->out + c->out_sent, out_left};
+		c->iov[1] = (struct iovec){(void *)(c->body + c->body_sent), body_left};
+		c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
+	c->flags |= SEND_INFLIGHT;
+}
+
+/* ---- answering ---- */
+
+static bool out_has_room(const struct conn *c)
+{
+	return !c->body && (!c->out || IO_BUF_SIZE - c->out_len >= HEAD_ROOM);
+}
+
+/* Appends one response to the connection's output. Returns false when out of memory. */
+static bool emit(struct worker *w, struct conn *c, const struct cachet_reply *r,
+                 const struct cachet_request *req)
+{
+	if (!c->out && !(c->out = pool_get(w)))
+		return false;
+	c->out_len += (uint32_t)cachet_response_write_head(r, req, w->stopping, w->date.text,
+	                                                   c->out + c->out_len);
+	if (r->body_len) {
+		if (r->body_len <= COPY_BODY_MAX && r->body_len <= IO_BUF_SIZE - c->out_len) {
+			memcpy(c->out + c->out_len, r->body, r->body_len);
+			c->out_len += (uint32_t)r->body_len;
+		} else {
+			c->body = r->body;
+			c->body_len = r->body_len;
+			c->body_sent = 0;
+			c->body_gen = gen_pin(w);
+		}
+	}
+	if (r->close || w->stopping || !req->keep_alive)
+		c->flags |= CLOSE_AFTER_SEND;
+	flush_mark(w, c);
+	return true;
+}
+
+/* Answers the complete requests at the start of buf[0..len) while the output has room.
+ * Returns how many bytes were consumed; the rest is to be kept for later. */
+static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len && !(c->flags & (CLOSE_AFTER_SEND | CLOSING))) {
+		if (c->discard) { /* a body announced by Content-Length is skipped, never parsed */
+			size_t k = len - off < c->discard ? len - off : (size_t)c->discard;
+			off += k;
+			c->discard -= k;
+			continue;
+		}
+		if (!out_has_room(c))
+			break;
+		struct cachet_request req;
+		struct cachet_reply r;
+		int status = 400;
+		int n = cachet_http_parse_request(buf + off, len - off, c->in_seen, &req, &status);
+		if (n == CACHET_PARSE_INCOMPLETE) {
+			c->in_seen = (uint32_t)(len - off);
+			break;
+		}
+		c->in_seen = 0;
+		if (n == CACHET_PARSE_ERROR) {
+			req.keep_alive = false;
+			req.minor_version = 1;
+			cachet_response_error(w->gen, status, false, &r);
+			r.close = true;
+			off = len; /* nothing after a malformed request can be trusted */
+		} else {
+			off += (size_t)n;
+			c->discard = req.has_content_length ? req.content_length : 0;
+			cachet_response_select(w->gen, &req, &r);
+		}
+		if (!emit(w, c, &r, &req)) {
+			conn_close(w, c);
+			return len;
+		}
+	}
+	return off;
+}
+
+/* Keeps unanswered input. Returns false when the bound is hit. */
+static bool stash(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (len == 0)
+		return true;
+	if (!c->in && !(c->in = pool_get(w)))
+		return false;
+	if (len > IO_BUF_SIZE - c->in_len) {
+		fprintf(stderr,
+		        "cachet: closing a connection with over %u bytes of unanswered "
+		        "pipelined input\n",
+		        IO_BUF_SIZE);
+		return false;
+	}
+	memmove(c->in + c->in_len, data, len);
+	c->in_len += (uint32_t)len;
+	return true;
+}
+
+/* Answers what the pending input allows, then keeps only the unanswered rest. */
+static void answer_pending(struct worker *w, struct conn *c)
+{
+	size_t used = answer(w, c, c->in, c->in_len);
+	if (c->flags & CLOSING)
+		return;
+	if (used) {
+		c->in_len -= (uint32_t)used;
+		memmove(c->in, c->in + used, c->in_len);
+	}
+	if (c->in_len == 0) {
+		pool_put(w, c->in);
+		c->in = NULL;
+	}
+	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
+		c->flags &= ~RECV_PAUSED;
+		c->flags |= NEED_RECV;
+		flush_mark(w, c);
+	}
+}
+
+/* Bytes from the peer. The common case, a whole request and nothing pending, is answered straight
+ * from the receive buffer; anything else is appended to the pending input first. */
+static void conn_input(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
+		return;
+	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
+		size_t used = answer(w, c, data, len);
+		data += used;
+		len -= used;
+		if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
+			return;
+	}
+	if (!stash(w, c, data, len)) {
+		conn_close(w, c);
+		return;
+	}
+	if (!(c->flags & SEND_INFLIGHT) && c->in_len && out_has_room(c) && len)
+		answer_pending(w, c);
+	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+		recv_pause(w, c);
+}
+
+/* ---- completions ---- */
+
+static void buf_recycle(struct worker *w, uint16_t bid)
+{
+	io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * RECV_BUF_SIZE, RECV_BUF_SIZE, bid,
+	                      io_uring_buf_ring_mask(RECV_BUF_COUNT), (int)w->br_added++);
+}
+
+static void accept_arm(struct worker *w)
+{
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
+}
+
+static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
+		accept_arm(w);
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
+			        strerror(-cqe->res));
+		return;
+	}
+	uint32_t slot;
+	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
+	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
+		struct io_uring_sqe *sqe = sqe_get(w);
+		io_uring_prep_close(sqe, cqe->res);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
+		return;
+	}
+	c->fd = cqe->res;
+	recv_arm(w, c);
+}
+
+static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->flags &= ~RECV_ARMED;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (cqe->res > 0)
+			conn_input(w, c, (const char *)w->bufs + (size_t)bid * RECV_BUF_SIZE,
+			           (size_t)cqe->res);
+		buf_recycle(w, bid); /* nothing still points into it: answered or stashed */
+	}
+	if (c->flags & CLOSING) {
+		conn_maybe_free(w, c);
+		return;
+	}
+	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
+		/* the peer is done sending: finish what it asked for, then close */
+		if ((c->flags & SEND_INFLIGHT) || c->out_len)
+			c->flags |= CLOSE_AFTER_SEND;
+		else
+			conn_close(w, c);
+		return;
+	}
+	if (!(c->flags & (RECV_ARMED | RECV_PAUSED | CLOSE_AFTER_SEND))) {
+		c->flags |= NEED_RECV; /* re-armed at flush, after this batch's buffers are back */
+		flush_mark(w, c);
+	}
+}
+
+static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	c->flags &= ~SEND_INFLIGHT;
+	if (c->flags & CLOSING) {
+		conn_maybe_free(w, c);
+		return;
+	}
+	if (cqe->res < 0) {
+		conn_close(w, c);
+		return;
+	}
+	size_t n = (size_t)cqe->res;
+	size_t out_left = c->out_len - c->out_sent;
+	size_t take = n < out_left ? n : out_left;
+	c->out_sent += (uint32_t)take;
+	c->body_sent += n - take;
+	if (c->out_sent < c->out_len || (c->body && c->body_sent < c->body_len)) {
+		send_submit(w, c); /* a short send: resume where it stopped */
+		return;
+	}
+	c->out_len = c->out_sent = 0;
+	if (c->body) {
+		gen_unpin(w, c->body_gen);
+		c->body = NULL;
+	}
+	if (c->flags & CLOSE_AFTER_SEND) {
+		conn_close(w, c);
+		return;
+	}
+	if (c->in_len)
+		answer_pending(w, c);
+	if (!c->out_len && !(c->flags & CLOSING)) {
+		pool_put(w, c->out);
+		c->out = NULL;
+	}
+}
+
+static void wake_arm(struct worker *w)
+{
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_read(sqe, w->pub->wake_fd, &w->wake_value, sizeof(w->wake_value), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_WAKE, 0, 0));
+}
+
+static void tick_arm(struct worker *w)
+{
+	struct io_uring_sqe *sqe = sqe_get(w);
+	w->tick = (struct __kernel_timespec){.tv_sec = 1};
+	io_uring_prep_timeout(sqe, &w->tick, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_TICK, 0, 0));
+}
+
+static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	enum op op = ud_op(ud);
+	switch (op) {
+	case OP_ACCEPT:
+		on_accept(w, cqe);
+		return;
+	case OP_WAKE:
+		wake_arm(w);
+		return;
+	case OP_TICK:
+		tick_arm(w);
+		return;
+	case OP_CLOSE_RAW:
+	case OP_CANCEL:
+	case OP_SHUTDOWN:
+		return;
+	default:
+		break;
+	}
+	struct conn *c = &w->conns[ud_slot(ud)];
+	if (ud_slot(ud) >= w->used_conns || c->seq != ud_seq(ud)) {
+		/* cannot happen while slots are freed only when idle; keep buffers safe regardless
+		 */
+		if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
+			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		return;
+	}
+	if (op == OP_RECV)
+		on_recv(w, c, cqe);
+	else if (op == OP_SEND)
+		on_send(w, c, cqe);
+	else if (op == OP_CLOSE) {
+		c->flags &= ~CLOSE_INFLIGHT;
+		conn_maybe_free(w, c);
+	}
+}
+
+/* After a batch: one send per connection with output, recvs re-armed, idle closes done. */
+static void flush(struct worker *w)
+{
+	while (w->flush_head != NIL) {
+		struct conn *c = &w->conns[w->flush_head];
+		w->flush_head = c->next;
+		c->flags &= ~DIRTY;
+		if (c->flags & CLOSING) {
+			conn_maybe_free(w, c);
+			continue;
+		}
+		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED)))
+			recv_arm(w, c);
+		bool pending = c->out_len > c->out_sent || c->body;
+		if (pending && !(c->flags & SEND_INFLIGHT))
+			send_submit(w, c);
+		else if (!pending && !(c->flags & SEND_INFLIGHT) && (c->flags & CLOSE_AFTER_SEND))
+			conn_close(w, c);
+	}
+}
+
+/* ---- set-up, stop, the loop ---- */
+
+static int ring_setup(struct worker *w)
+{
+	struct io_uring_params p = {
+	    .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+	             IORING_SETUP_SUBMIT_ALL,
+	    .cq_entries = CQ_ENTRIES,
+	};
+	int rc = io_uring_queue_init_params(SQ_ENTRIES, &w->ring, &p);
+	if (rc == -EINVAL) { /* kernels before 6.1: completions run as cooperative task work */
+		p = (struct io_uring_params){.flags =
+		                                 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE,
+		                             .cq_entries = CQ_ENTRIES};
+		rc = io_uring_queue_init_params(SQ_ENTRIES, &w->ring, &p);
+	}
+	if (rc < 0)
+		return rc;
+	/* liburing 2.3 has no io_uring_setup_buf_ring(): map a page-aligned ring and register it.
+	 */
+	size_t ring_bytes = RECV_BUF_COUNT * sizeof(struct io_uring_buf);
+	void *mem =
+	    mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	w->br = mem;
+	struct io_uring_buf_reg reg = {
+	    .ring_addr = (uintptr_t)mem, .ring_entries = RECV_BUF_COUNT, .bgid = BUF_GROUP};
+	rc = io_uring_register_buf_ring(&w->ring, &reg, 0);
+	if (rc < 0)
+		return rc;
+	io_uring_buf_ring_init(w->br);
+	w->bufs = malloc((size_t)RECV_BUF_COUNT * RECV_BUF_SIZE);
+	if (!w->bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < RECV_BUF_COUNT; i++)
+		buf_recycle(w, (uint16_t)i);
+	io_uring_buf_ring_advance(w->br, (int)w->br_added);
+	w->br_added = 0;
+	return 0;
+}
+
+static int worker_init(struct worker *w, struct cachet_worker *pub)
+{
+	w->pub = pub;
+	w->free_head = w->flush_head = NIL;
+	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
+	w->conns = calloc(w->n_conns, sizeof(*w->conns));
+	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
+	if (!w->conns || !w->pool)
+		return -ENOMEM;
+	int rc = ring_setup(w);
+	if (rc < 0)
+		return rc;
+	w->gen = atomic_load_explicit(&pub->shared->current, memory_order_acquire);
+	cachet_store_ref(w->gen);
+	atomic_store_explicit(&pub->gen_seen, w->gen->generation, memory_order_release);
+	cachet_httpdate_cache_refresh(&w->date);
+	accept_arm(w);
+	wake_arm(w);
+	tick_arm(w);
+	return 0;
+}
+
+/* Graceful stop, first step: no new connections; idle ones close now, busy ones after their
+ * response (emit() adds Connection: close while stopping). */
+static void stop_begin(struct worker *w)
+{
+	w->stopping = true;
+	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->flags & CLOSING || (c->fd == 0 && c->flags == 0))
+			continue;
+		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 && !c->discard)
+			conn_close(w, c);
+		else
+			c->flags |= CLOSE_AFTER_SEND;
+	}
+}
+
+static void worker_cleanup(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->fd > 0 && !(c->flags & CLOSING) && (c->flags || c->in || c->out))
+			close(c->fd);
+		free(c->in);
+		free(c->out);
+	}
+	io_uring_queue_exit(&w->ring); /* cancels what is still outstanding */
+	for (uint32_t i = 0; i < w->pool_n; i++)
+		free(w->pool[i]);
+	for (unsigned i = 0; i < RETIRED_MAX; i++)
+		if (w->retired[i].gen)
+			cachet_store_unref(w->retired[i].gen);
+	if (w->gen)
+		cachet_store_unref(w->gen);
+	if (w->br)
+		munmap(w->br, RECV_BUF_COUNT * sizeof(struct io_uring_buf));
+	free(w->bufs);
+	free(w->pool);
+	free(w->conns);
+	close(w->pub->listen_fd);
+}
+
+static void worker_loop(struct worker *w)
+{
+	struct cachet_shared *sh = w->pub->shared;
+	for (;;) {
+		int rc = io_uring_submit_and_wait(&w->ring, 1);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+			fprintf(stderr, "cachet: worker %u: io_uring_enter: %s\n", w->pub->id,
+			        strerror(-rc));
+			return;
+		}
+		cachet_httpdate_cache_refresh(&w->date);
+		unsigned head, n = 0;
+		struct io_uring_cqe *cqe;
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+		{
+			dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		if (w->br_added) {
+			io_uring_buf_ring_advance(w->br, (int)w->br_added);
+			w->br_added = 0;
+		}
+		flush(w);
+		gen_follow(w);
+		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
+			stop_begin(w);
+		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
+			return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct cachet_worker *pub = arg;
+	struct worker *w = calloc(1, sizeof(*w));
+	if (pub->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(pub->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	pub->start_rc = w ? worker_init(w, pub) : -ENOMEM;
+	int rc = pub->start_rc;
+	sem_post(pub->started);
+	if (rc == 0)
+		worker_loop(w);
+	if (w) {
+		w->pub = pub;
+		worker_cleanup(w);
+		free(w);
+	}
+	atomic_store(&pub->exited, true);
+	return NULL;
+}
+
+int cachet_worker_start(struct cachet_worker *w)
+{
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
+		return -errno;
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	return -rc;
+}
+
+void cachet_worker_wake(struct cachet_worker *w)
+{
+	uint64_t one = 1;
+	ssize_t r = write(w->wake_fd, &one, sizeof(one));
+	(void)r; /* EAGAIN means a wake is already pending: as good */
+}
