@@ -306,6 +306,129 @@ def pipelining_split_at_every_boundary():
 
 
 @test
+def pipelining_1000_with_concurrent_reader():
+    import threading
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            n = 1000
+            names = ["/x.txt", "/s.css", "/missing", "/"]
+            data = b"".join(request("HEAD" if i % 7 == 3 else "GET", names[i % 4])
+                            for i in range(n))
+            s = srv.connect()
+            err = []
+
+            def writer():
+                try:
+                    for i in range(0, len(data), 4096):
+                        s.sendall(data[i:i + 4096])
+                except OSError as e:
+                    err.append(e)
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            try:
+                t0 = time.monotonic()
+                for i in range(n):
+                    assert time.monotonic() - t0 < 20, "expected 1000 responses within 20 s"
+                    head = i % 7 == 3
+                    r = read_response(s, head_method=head)
+                    name = names[i % 4]
+                    want = 404 if name == "/missing" else 200
+                    expect_status(r, want, "pipelined response %d of %d (%s)" % (i, n, name))
+                    if not head and want == 200:
+                        body = SITE["index.html"] if name == "/" else SITE[name[1:]]
+                        assert r.body == body, "expected %r for response %d, got %r" % (
+                            body, i, r.body)
+                t.join(5)
+                assert not err, "writer failed: %r" % err
+                assert is_open(s), "expected the connection open after 1000 pipelined requests"
+            finally:
+                s.close()
+
+
+@test
+def header_names_case_insensitive_and_ows():
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            etag = srv.get("/x.txt").header("ETag")
+            s = srv.connect()
+            try:
+                send(s, b"GET /x.txt HTTP/1.1\r\nhOsT: a\r\niF-nOnE-mAtCh:  \t" + etag.encode()
+                     + b" \t\r\n\r\n")
+                r = read_response(s)
+                expect_status(r, 304, "mixed-case If-None-Match with OWS around the value")
+                send(s, b"GET /x.txt HTTP/1.1\r\nHOST:a\r\nCONNECTION: CLOSE\r\n\r\n")
+                r = read_response(s)
+                expect_status(r, 200, "upper-case Host/Connection, no space after colon")
+                expect_closed(s, what=" after CONNECTION: CLOSE")
+            finally:
+                s.close()
+
+
+@test
+def no_duplicate_framing_headers():
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            for t in ("/x.txt", "/", "/missing", "/dir"):
+                r = srv.get(t)
+                for name in ("Content-Length", "Date", "Content-Type", "ETag", "Last-Modified",
+                             "Location", "Connection", "Transfer-Encoding"):
+                    assert len(r.header_all(name)) <= 1, \
+                        "expected at most one %s on %s, got %r" % (name, t, r.header_all(name))
+                assert not r.has("Transfer-Encoding"), \
+                    "expected Content-Length framing, not Transfer-Encoding, on %s" % t
+                if r.status != 304:
+                    assert r.header("Content-Length") == str(len(r.body)), \
+                        "expected Content-Length == body length on %s: %r" % (t, r)
+
+
+@test
+def endless_request_line_answered():
+    """A request line that never ends must be answered (414/400) once it is over 8 KiB,
+    without waiting for its CRLF."""
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            s = srv.connect()
+            try:
+                send(s, b"GET /" + b"a" * 20000)
+                r = read_response(s)
+                expect_status(r, (414, 400), "a 20000-byte request line without CRLF")
+                expect_closed(s, what=" after %d" % r.status)
+            finally:
+                s.close()
+
+
+@test
+def endless_header_section_answered():
+    """Headers sent without end must get 431 once over 16 KiB, not buffer forever."""
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            s = srv.connect()
+            try:
+                send(s, b"GET /x.txt HTTP/1.1\r\nHost: a\r\n")
+                sent = 0
+                t0 = time.monotonic()
+                try:
+                    while sent < 4 << 20 and time.monotonic() - t0 < 10:
+                        s.sendall(b"X-Flood: " + b"f" * 1000 + b"\r\n")
+                        sent += 1011
+                        if sent > 64 << 10:
+                            import select
+                            if select.select([s], [], [], 0)[0]:
+                                break
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                r = read_response(s)
+                expect_status(r, 431, "an endless header section (%d bytes sent)" % sent)
+            finally:
+                s.close()
+
+
+@test
 def date_header_on_every_response():
     with tempfile.TemporaryDirectory() as d:
         site(d)

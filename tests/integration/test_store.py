@@ -159,6 +159,20 @@ def etag_strong_quoted_content_based():
 
 
 @test
+def etag_is_xxh3_64():
+    """etag.h: a quote, 16 lowercase hex digits of XXH3-64 (seed 0), a quote."""
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(d, {"empty.txt": b"", "hello.txt": b"hello\n"})
+        with Server(d) as srv:
+            for n, want in (("empty.txt", '"2d06800538d394c2"'),
+                            ("hello.txt", '"99fc819aaba2462a"')):
+                r = srv.get("/" + n)
+                expect_status(r, 200, n)
+                assert r.header("ETag") == want, "expected ETag %s (XXH3-64) for %s, got %r" % (
+                    want, n, r.header("ETag"))
+
+
+@test
 def etag_stable_across_restart_and_mtime():
     with tempfile.TemporaryDirectory() as d:
         make_tree(d, {"a.txt": "stable bytes"})
