@@ -744,6 +744,10 @@ static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
 	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
+	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
+	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
+	shutdown(w->pub->listen_fd, SHUT_RDWR);
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
