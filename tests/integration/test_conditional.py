@@ -159,6 +159,17 @@ def conditionals_on_missing_file_404():
 
 
 @test
+def conditional_on_index_and_html():
+    with Site() as s:
+        make_tree(s.tmp.name, {})
+        r = s.srv.get("/p.html")
+        s.expect([("If-None-Match", r.header("ETag"))], 304, "INM on p.html", target="/p.html")
+        s.expect([("If-None-Match", r.header("ETag"))], 304, "INM on p.html?q", target="/p.html?q=1")
+        s.expect([("If-None-Match", r.header("ETag")), ("Connection", "close")], 304,
+                 "INM with Connection: close", target="/p.html")
+
+
+@test
 def not_modified_headers():
     with Site() as s:
         for tgt in ("/f.txt", "/p.html", "/s.css"):

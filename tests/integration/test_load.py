@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, connect, expect_status, main, make_tree, read_response,  # noqa: E402
+from harness import (Server, connect, expect_closed, expect_status, main, make_tree, read_response,  # noqa: E402
                      request, send, test)
 
 MiB = 1 << 20
@@ -212,6 +212,66 @@ def aborted_clients_do_not_hurt():
             r = srv.get("/big.bin")
             expect_status(r, 200, "GET after aborted clients")
             assert r.body == data, "expected big.bin byte-identical after aborted clients"
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+@test
+def no_fd_leak():
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(d, {"x.txt": "x", "big.bin": rnd(MiB, "leak")})
+        with Server(d) as srv:
+            # warm up (lazy allocations), then take the baseline
+            for i in range(5):
+                srv.get("/x.txt")
+            time.sleep(0.2)
+            base = fd_count(srv.proc.pid)
+            for i in range(300):
+                s = connect(srv.port)
+                k = i % 5
+                if k == 0:
+                    send(s, request("GET", "/x.txt"))
+                    read_response(s)
+                elif k == 1:
+                    send(s, request("GET", "/big.bin"))  # close without reading
+                elif k == 2:
+                    send(s, b"garbage\r\n\r\n")
+                    read_response(s)
+                elif k == 3:
+                    send(s, b"GET /x.txt HTTP/1.1\r\n")  # half a request
+                else:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            t0 = time.monotonic()
+            n = fd_count(srv.proc.pid)
+            while n > base + 2 and time.monotonic() - t0 < 3:
+                time.sleep(0.05)
+                n = fd_count(srv.proc.pid)
+            assert n <= base + 2, "expected the server's open fds back near %d after 300 closed " \
+                "connections, got %d" % (base, n)
+            expect_status(srv.get("/x.txt"), 200, "GET after the churn")
+
+
+@test
+def client_half_close_still_answered():
+    """A client that sends its request and shuts down its write side still gets the response."""
+    with tempfile.TemporaryDirectory() as d:
+        data = rnd(300000, "half")
+        make_tree(d, {"x.txt": "x", "h.bin": data})
+        with Server(d) as srv:
+            for t, body in (("/x.txt", b"x"), ("/h.bin", data)):
+                s = connect(srv.port)
+                try:
+                    send(s, request("GET", t))
+                    s.shutdown(socket.SHUT_WR)
+                    r = read_response(s)
+                    expect_status(r, 200, "GET %s after the client's half-close" % t)
+                    assert r.body == body, "expected the full body of %s after half-close" % t
+                    expect_closed(s, what=" after answering a half-closed client")
+                finally:
+                    s.close()
 
 
 def _slow_inflight(srv, data, name):
