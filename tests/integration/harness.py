@@ -6,7 +6,6 @@ Only ever talks to 127.0.0.1 (and [::1] in the IPv6 test).
 """
 
 import calendar
-import email.utils
 import os
 import re
 import select

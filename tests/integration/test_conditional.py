@@ -6,8 +6,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, asctime_date, check_date_header, expect_status, imf_fixdate,  # noqa: E402
-                     is_open, main, make_tree, read_response, request, rfc850_date, send, test)
+from harness import (Server, asctime_date, check_date_header, expect_status,  # noqa: E402
+                     imf_fixdate, is_open, main, make_tree, read_response, request,
+                     rfc850_date, send, test)
 
 MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
 BODY = b"conditional content\n" * 10
@@ -161,10 +162,10 @@ def conditionals_on_missing_file_404():
 @test
 def conditional_on_index_and_html():
     with Site() as s:
-        make_tree(s.tmp.name, {})
         r = s.srv.get("/p.html")
         s.expect([("If-None-Match", r.header("ETag"))], 304, "INM on p.html", target="/p.html")
-        s.expect([("If-None-Match", r.header("ETag"))], 304, "INM on p.html?q", target="/p.html?q=1")
+        s.expect([("If-None-Match", r.header("ETag"))], 304, "INM on p.html?q",
+                 target="/p.html?q=1")
         s.expect([("If-None-Match", r.header("ETag")), ("Connection", "close")], 304,
                  "INM with Connection: close", target="/p.html")
 

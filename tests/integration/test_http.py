@@ -49,8 +49,8 @@ def get_and_head_same_headers():
             skip = {"date"}
             hh = sorted((k.lower(), v) for k, v in h.headers if k.lower() not in skip)
             gh = sorted((k.lower(), v) for k, v in g.headers if k.lower() not in skip)
-            assert hh == gh, "expected HEAD headers == GET headers (except Date):\nHEAD %r\nGET  %r" \
-                % (hh, gh)
+            assert hh == gh, \
+                "expected HEAD headers == GET headers (except Date):\nHEAD %r\nGET  %r" % (hh, gh)
 
 
 @test

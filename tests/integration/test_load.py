@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, connect, expect_closed, expect_status, main, make_tree, read_response,  # noqa: E402
-                     request, send, test)
+from harness import (Server, connect, expect_closed, expect_status, main,  # noqa: E402
+                     make_tree, read_response, request, send, test)
 
 MiB = 1 << 20
 
