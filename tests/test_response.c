@@ -1,0 +1,527 @@
+/* test_response.c - choosing the response for parsed requests against a small store, and writing
+ * its head with the right Connection line. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cachet/http_parse.h"
+#include "cachet/httpdate.h"
+#include "cachet/response.h"
+#include "cachet/store.h"
+
+/* ---- fixture: one small store for the whole group ---- */
+
+static char base[64];
+static struct cachet_store *store;
+static char tag_a[CACHET_ETAG_MAX]; /* ETag of /a.txt, NUL-terminated */
+
+static void put(const char *rel, const char *text)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		fail_msg("cannot write %s", p);
+	close(fd);
+}
+
+static void put_dir(const char *rel)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	if (mkdir(p, 0755) < 0)
+		fail_msg("cannot mkdir %s", p);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	strcpy(base, "/tmp/cachet_test_response.XXXXXX");
+	if (!mkdtemp(base))
+		return -1;
+	put("a.txt", "alpha text\n");
+	put("index.html", "<h1>root</h1>\n");
+	put_dir("dir");
+	put("dir/index.html", "<h1>dir</h1>\n");
+	put("dir/b.css", "b{}\n");
+	put_dir("noindex");
+	put("noindex/c.txt", "c\n");
+	struct cachet_store_options opt = {.generation = 7};
+	char err[256];
+	if (cachet_store_build(base, NULL, &opt, &store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "store build: %s\n", err);
+		return -1;
+	}
+	const struct cachet_entry *e = cachet_store_lookup(store, "/a.txt", 6);
+	if (!e || e->identity.etag_len >= sizeof(tag_a))
+		return -1;
+	memcpy(tag_a, e->identity.etag, e->identity.etag_len);
+	tag_a[e->identity.etag_len] = '\0';
+	return 0;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	cachet_store_unref(store);
+	return nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- helpers ---- */
+
+/* Parses a complete request head; the buffer must outlive the request (spans point into it). */
+static void parse_ok(const char *buf, struct cachet_request *req)
+{
+	int status = 0;
+	size_t len = strlen(buf);
+	int n = cachet_http_parse_request(buf, len, 0, req, &status);
+	if (n != (int)len)
+		print_error("parse of '%.*s': %d (status %d)\n", (int)len, buf, n, status);
+	assert_int_equal(n, (int)len);
+}
+
+static const struct cachet_entry *entry(const char *path)
+{
+	const struct cachet_entry *e = cachet_store_lookup(store, path, strlen(path));
+	if (!e)
+		print_error("no entry %s\n", path);
+	assert_non_null(e);
+	return e;
+}
+
+static size_t count(const char *hay, size_t len, const char *needle)
+{
+	size_t n = 0, nl = strlen(needle);
+	for (size_t i = 0; i + nl <= len; i++)
+		if (memcmp(hay + i, needle, nl) == 0)
+			n++;
+	return n;
+}
+
+/* ---- cachet_response_select ---- */
+
+enum body_kind {
+	B_NONE,  /* body NULL, len 0 */
+	B_FILE,  /* the entry's body */
+	B_ERROR, /* the error's text body */
+};
+
+struct select_case {
+	const char *req; /* a printf format: %s is the ETag of /a.txt, %% a % */
+	int status;
+	const char *key; /* entry whose block is expected (200/304/301) */
+	enum body_kind body;
+	bool close;
+};
+
+#define H     " HTTP/1.1\r\nHost: h\r\n"
+#define END   "\r\n"
+#define IMS   "If-Modified-Since: "
+#define IUS   "If-Unmodified-Since: "
+#define INM   "If-None-Match: "
+#define IM    "If-Match: "
+#define CL0   "Content-Length: 0\r\n"
+#define LATER "Fri, 01 Jan 2100 00:00:00 GMT\r\n"
+#define EARLY "Thu, 01 Jan 1970 00:00:01 GMT\r\n"
+
+static const struct select_case select_cases[] = {
+    /* 0: plain GET and HEAD */
+    {"GET /a.txt" H END, 200, "/a.txt", B_FILE, false},
+    {"HEAD /a.txt" H END, 200, "/a.txt", B_NONE, false},
+    {"GET /dir/b.css" H END, 200, "/dir/b.css", B_FILE, false},
+    {"GET /a.txt HTTP/1.0\r\n\r\n", 200, "/a.txt", B_FILE, false},
+    /* 4: query strings, fragments of normalization, absolute form */
+    {"GET /a.txt?x=1" H END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt?x=/../../etc/passwd" H END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt?" H END, 200, "/a.txt", B_FILE, false},
+    {"GET //a.txt" H END, 200, "/a.txt", B_FILE, false},
+    {"GET /dir/../a.txt" H END, 200, "/a.txt", B_FILE, false},
+    {"GET /./a.txt" H END, 200, "/a.txt", B_FILE, false},
+    {"GET /%%61.txt" H END, 200, "/a.txt", B_FILE, false},
+    {"GET http://h/a.txt" H END, 200, "/a.txt", B_FILE, false},
+    /* 12: If-None-Match (weak comparison) */
+    {"GET /a.txt" H INM "%s\r\n" END, 304, "/a.txt", B_NONE, false},
+    {"HEAD /a.txt" H INM "%s\r\n" END, 304, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H INM "W/%s\r\n" END, 304, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H INM "*\r\n" END, 304, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H INM "\"other\", %s\r\n" END, 304, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H INM "\"other\"\r\n" END, 200, "/a.txt", B_FILE, false},
+    {"HEAD /a.txt" H INM "\"other\"\r\n" END, 200, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H INM "\"0000000000000000\"\r\n" END, 200, "/a.txt", B_FILE, false},
+    /* 20: If-Match (strong comparison) */
+    {"GET /a.txt" H IM "\"nope\"\r\n" END, 412, NULL, B_ERROR, false},
+    {"HEAD /a.txt" H IM "\"nope\"\r\n" END, 412, NULL, B_NONE, false},
+    {"GET /a.txt" H IM "W/%s\r\n" END, 412, NULL, B_ERROR, false},
+    {"GET /a.txt" H IM "%s\r\n" END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H IM "*\r\n" END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H IM "\"nope\"\r\n" INM "%s\r\n" END, 412, NULL, B_ERROR, false},
+    /* 26: dates */
+    {"GET /a.txt" H IMS LATER END, 304, "/a.txt", B_NONE, false},
+    {"GET /a.txt" H IMS EARLY END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H IUS EARLY END, 412, NULL, B_ERROR, false},
+    {"GET /a.txt" H IUS LATER END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H INM "\"other\"\r\n" IMS LATER END, 200, "/a.txt", B_FILE, false},
+    /* 31: directories */
+    {"GET /" H END, 200, "/index.html", B_FILE, false},
+    {"GET /dir/" H END, 200, "/dir/index.html", B_FILE, false},
+    {"GET /dir" H END, 301, "/dir", B_NONE, false},
+    {"HEAD /dir" H END, 301, "/dir", B_NONE, false},
+    {"GET /dir?q=1" H END, 301, "/dir", B_NONE, false},
+    {"GET /noindex/" H END, 404, NULL, B_ERROR, false},
+    {"GET /noindex" H END, 404, NULL, B_ERROR, false},
+    /* 38: missing */
+    {"GET /missing.txt" H END, 404, NULL, B_ERROR, false},
+    {"HEAD /missing.txt" H END, 404, NULL, B_NONE, false},
+    {"GET /a.txt/" H END, 404, NULL, B_ERROR, false},
+    {"GET /A.TXT" H END, 404, NULL, B_ERROR, false},
+    /* 42: methods */
+    {"POST /a.txt" H CL0 END, 405, NULL, B_ERROR, false},
+    {"PUT /a.txt" H CL0 END, 405, NULL, B_ERROR, false},
+    {"DELETE /a.txt" H END, 405, NULL, B_ERROR, false},
+    {"OPTIONS /a.txt" H END, 405, NULL, B_ERROR, false},
+    {"POST /missing" H CL0 END, 405, NULL, B_ERROR, false},
+    {"FOO /a.txt" H END, 501, NULL, B_ERROR, false},
+    {"BREW /a.txt" H END, 501, NULL, B_ERROR, false},
+    /* 49: targets that climb or are malformed */
+    {"GET /../x" H END, 400, NULL, B_ERROR, true},
+    {"GET /../a.txt" H END, 400, NULL, B_ERROR, true},
+    {"GET /%%2e%%2e/a.txt" H END, 400, NULL, B_ERROR, true},
+    {"GET /dir/../../a.txt" H END, 400, NULL, B_ERROR, true},
+    {"GET /%%00" H END, 400, NULL, B_ERROR, true},
+    {"HEAD /../x" H END, 400, NULL, B_NONE, true},
+};
+
+static void check_select(size_t i, const struct select_case *c)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), c->req, tag_a);
+	struct cachet_request req;
+	parse_ok(buf, &req);
+	struct cachet_reply r;
+	memset(&r, 0xa5, sizeof(r));
+	cachet_response_select(store, &req, &r);
+	if (r.status != c->status || r.close != c->close)
+		print_error("case %zu: status %d close %d\n", i, r.status, r.close);
+	assert_int_equal(r.status, c->status);
+	assert_int_equal(r.close, c->close);
+	assert_non_null(r.head);
+	const struct cachet_entry *e = c->key ? entry(c->key) : NULL;
+	switch (c->status) {
+	case 200:
+		assert_ptr_equal(r.head, &e->identity.ok);
+		break;
+	case 304:
+		assert_ptr_equal(r.head, &e->identity.not_modified);
+		break;
+	case 301:
+		assert_int_equal(e->kind, CACHET_ENTRY_REDIRECT);
+		assert_ptr_equal(r.head, &e->redirect);
+		break;
+	default:
+		assert_ptr_equal(r.head, &cachet_store_error(store, c->status)->block);
+		break;
+	}
+	switch (c->body) {
+	case B_NONE:
+		assert_null(r.body);
+		assert_int_equal(r.body_len, 0);
+		break;
+	case B_FILE:
+		assert_ptr_equal(r.body, e->identity.body);
+		assert_int_equal(r.body_len, e->identity.body_len);
+		break;
+	case B_ERROR: {
+		const struct cachet_error *err = cachet_store_error(store, c->status);
+		assert_ptr_equal(r.body, err->body);
+		assert_int_equal(r.body_len, err->body_len);
+		break;
+	}
+	}
+}
+
+static void test_select(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(select_cases) / sizeof(select_cases[0]); i++)
+		check_select(i, &select_cases[i]);
+}
+
+/* A normalized path longer than CACHET_PATH_MAX (but a target the parser takes): 414, close. */
+static void test_select_long_path(void **state)
+{
+	(void)state;
+	static char buf[CACHET_TARGET_MAX + 256];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "GET /");
+	memset(buf + n, 'a', 5000);
+	n += 5000;
+	snprintf(buf + n, sizeof(buf) - n, H END);
+	struct cachet_request req;
+	parse_ok(buf, &req);
+	struct cachet_reply r;
+	cachet_response_select(store, &req, &r);
+	assert_int_equal(r.status, 414);
+	assert_true(r.close);
+	assert_ptr_equal(r.head, &cachet_store_error(store, 414)->block);
+}
+
+/* The reply points into the store; nothing is copied. */
+static void test_select_no_copy(void **state)
+{
+	(void)state;
+	struct cachet_request req;
+	parse_ok("GET /a.txt" H END, &req);
+	struct cachet_reply r1, r2;
+	cachet_response_select(store, &req, &r1);
+	cachet_response_select(store, &req, &r2);
+	assert_ptr_equal(r1.head, r2.head);
+	assert_ptr_equal(r1.body, r2.body);
+	assert_ptr_equal(r1.body, entry("/a.txt")->blob->data);
+	assert_memory_equal(r1.body, "alpha text\n", 11);
+}
+
+/* ---- cachet_response_write_head ---- */
+
+#define DATE "Tue, 15 Nov 1994 08:12:31 GMT"
+
+#define TAIL_PLAIN "\r\n"
+#define TAIL_CLOSE "Connection: close\r\n\r\n"
+#define TAIL_KEEP  "Connection: keep-alive\r\n\r\n"
+
+/* Writes r's head and checks what every head must be; returns its length. */
+static size_t write_checked(const struct cachet_reply *r, const struct cachet_request *req,
+                            bool force_close, char *dst, size_t cap)
+{
+	const struct cachet_block *b = r->head;
+	assert_true(b->len + CACHET_RESPONSE_TAIL_MAX + 1 <= cap);
+	memset(dst, '#', cap);
+	size_t n = cachet_response_write_head(r, req, force_close, DATE, dst);
+	assert_true(n >= (size_t)b->len + 2);
+	assert_true(n <= (size_t)b->len + CACHET_RESPONSE_TAIL_MAX);
+	assert_int_equal(dst[n], '#'); /* nothing written past the returned length */
+	/* The block's text with the Date put in. */
+	assert_memory_equal(dst, b->text, b->date_off);
+	assert_memory_equal(dst + b->date_off, DATE, CACHET_HTTPDATE_LEN);
+	size_t after = b->date_off + CACHET_HTTPDATE_LEN;
+	assert_memory_equal(dst + after, b->text + after, b->len - after);
+	/* Ends with the blank line, which appears only there. */
+	assert_memory_equal(dst + n - 4, "\r\n\r\n", 4);
+	assert_int_equal(count(dst, n, "\r\n\r\n"), 1);
+	assert_true(count(dst, n, "Connection:") <= 1);
+	return n;
+}
+
+struct head_case {
+	const char *req;
+	bool force_close;
+	const char *tail; /* what follows the block */
+};
+
+static const struct head_case head_cases[] = {
+    /* 200 */
+    {"GET /a.txt" H END, false, TAIL_PLAIN},
+    {"GET /a.txt" H "Connection: keep-alive\r\n" END, false, TAIL_PLAIN},
+    {"GET /a.txt" H "Connection: close\r\n" END, false, TAIL_CLOSE},
+    {"GET /a.txt" H "Connection: Close\r\n" END, false, TAIL_CLOSE},
+    {"GET /a.txt" H "Connection: foo, close\r\n" END, false, TAIL_CLOSE},
+    {"GET /a.txt" H END, true, TAIL_CLOSE},
+    {"GET /a.txt HTTP/1.0\r\n\r\n", false, TAIL_CLOSE},
+    {"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", false, TAIL_KEEP},
+    {"GET /a.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", false, TAIL_KEEP},
+    {"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true, TAIL_CLOSE},
+    {"HEAD /a.txt" H END, false, TAIL_PLAIN},
+    /* 304, 301, 404, 405, 412, 501: the request decides */
+    {"GET /a.txt" H INM "*\r\n" END, false, TAIL_PLAIN},
+    {"GET /a.txt" H INM "*\r\nConnection: close\r\n" END, false, TAIL_CLOSE},
+    {"GET /a.txt HTTP/1.0\r\n" INM "*\r\nConnection: keep-alive\r\n\r\n", false, TAIL_KEEP},
+    {"GET /dir" H END, false, TAIL_PLAIN},
+    {"GET /dir HTTP/1.0\r\n\r\n", false, TAIL_CLOSE},
+    {"GET /missing" H END, false, TAIL_PLAIN},
+    {"GET /missing" H END, true, TAIL_CLOSE},
+    {"GET /missing HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", false, TAIL_KEEP},
+    {"DELETE /a.txt" H END, false, TAIL_PLAIN},
+    {"GET /a.txt" H IM "\"x\"\r\n" END, false, TAIL_PLAIN},
+    {"FOO /a.txt" H END, false, TAIL_PLAIN},
+    /* 400: the block says close; nothing more is added, whatever the request */
+    {"GET /../x" H END, false, TAIL_PLAIN},
+    {"GET /../x" H END, true, TAIL_PLAIN},
+    {"GET /../x" H "Connection: close\r\n" END, false, TAIL_PLAIN},
+    {"GET /../x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", false, TAIL_PLAIN},
+    {"GET /../x HTTP/1.0\r\n\r\n", false, TAIL_PLAIN},
+};
+
+static void test_write_head(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(head_cases) / sizeof(head_cases[0]); i++) {
+		const struct head_case *c = &head_cases[i];
+		struct cachet_request req;
+		parse_ok(c->req, &req);
+		struct cachet_reply r;
+		cachet_response_select(store, &req, &r);
+		char out[4096];
+		size_t n = write_checked(&r, &req, c->force_close, out, sizeof(out));
+		size_t tl = strlen(c->tail);
+		if (n != r.head->len + tl || memcmp(out + r.head->len, c->tail, tl) != 0)
+			print_error("case %zu: got tail '%.*s'\n", i, (int)(n - r.head->len),
+			            out + r.head->len);
+		assert_int_equal(n, r.head->len + tl);
+		assert_memory_equal(out + r.head->len, c->tail, tl);
+		/* The response says close exactly when the connection is to be closed. */
+		bool closing = r.close || c->force_close || !req.keep_alive;
+		assert_int_equal(count(out, n, "Connection: close\r\n"), closing);
+		if (r.close) {
+			assert_int_equal(count(out, n, "Connection:"), 1);
+			assert_memory_equal(out + n - strlen(TAIL_CLOSE), TAIL_CLOSE,
+			                    strlen(TAIL_CLOSE));
+		}
+	}
+}
+
+/* The date goes where the block says, for each kind of block, and only there. */
+static void test_write_head_date(void **state)
+{
+	(void)state;
+	static const char *const reqs[] = {"GET /a.txt" H END, "GET /a.txt" H INM "*\r\n" END,
+	                                   "GET /dir" H END, "GET /nothing" H END,
+	                                   "GET /../x" H END};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		struct cachet_request req;
+		parse_ok(reqs[i], &req);
+		struct cachet_reply r;
+		cachet_response_select(store, &req, &r);
+		char out[4096];
+		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		assert_int_equal(count(out, n, "\r\nDate: " DATE "\r\n"), 1);
+		assert_int_equal(count(out, n, DATE), 1);
+		/* The store's own block is untouched (it is shared, read-only). */
+		assert_int_equal(count(r.head->text, r.head->len, DATE), 0);
+	}
+}
+
+/* ---- cachet_response_error ---- */
+
+static const int error_statuses[] = {CACHET_ERROR_STATUSES};
+
+static void check_error_reply(int status, bool head_only, int want_status)
+{
+	struct cachet_reply r;
+	memset(&r, 0xa5, sizeof(r));
+	cachet_response_error(store, status, head_only, &r);
+	const struct cachet_error *e = cachet_store_error(store, want_status);
+	assert_int_equal(r.status, want_status);
+	assert_ptr_equal(r.head, &e->block);
+	if (head_only) {
+		assert_null(r.body);
+		assert_int_equal(r.body_len, 0);
+	} else {
+		assert_ptr_equal(r.body, e->body);
+		assert_int_equal(r.body_len, e->body_len);
+	}
+	/* r.close and the block's own "Connection: close" go together: write_head relies on it. */
+	bool block_closes = count(e->block.text, e->block.len, "\r\nConnection: close\r\n") == 1;
+	if (r.close != block_closes)
+		print_error("status %d: close %d, block says close %d\n", status, r.close,
+		            block_closes);
+	assert_int_equal(r.close, block_closes);
+}
+
+static void test_error_replies(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(error_statuses) / sizeof(error_statuses[0]); i++) {
+		check_error_reply(error_statuses[i], false, error_statuses[i]);
+		check_error_reply(error_statuses[i], true, error_statuses[i]);
+	}
+}
+
+/* A status without a block of its own gets the 500, which closes the connection. */
+static void test_error_reply_unknown_status(void **state)
+{
+	(void)state;
+	static const int others[] = {413, 999};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		check_error_reply(others[i], false, 500);
+		struct cachet_request req;
+		parse_ok("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &req);
+		struct cachet_reply r;
+		cachet_response_error(store, others[i], false, &r);
+		char out[4096];
+		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		assert_int_equal(count(out, n, "Connection:"), 1);
+	}
+}
+
+/* A parser refusal: the worker sends the error with r.close forced on and closes; the head must
+ * then say "Connection: close" exactly once, whatever the status. */
+static void test_parse_error_heads_say_close(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *raw;
+		int status;
+	} cases[] = {
+	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n", 400},
+	    {"GET /a.txt HTTP/2.0\r\nHost: h\r\n\r\n", 505},
+	    {"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ /a.txt HTTP/1.1\r\nHost: h\r\n\r\n", 501},
+	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+	};
+	unsigned bad = 0;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cachet_request req;
+		int status = 0;
+		int rc =
+		    cachet_http_parse_request(cases[i].raw, strlen(cases[i].raw), 0, &req, &status);
+		assert_int_equal(rc, CACHET_PARSE_ERROR);
+		assert_int_equal(status, cases[i].status);
+		/* As worker.c answer() does. */
+		req.keep_alive = false;
+		req.minor_version = 1;
+		struct cachet_reply r;
+		cachet_response_error(store, status, false, &r);
+		r.close = true;
+		char out[4096];
+		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		if (count(out, n, "Connection: close\r\n") != 1) {
+			print_error("status %d: head without Connection: close:\n%.*s", status,
+			            (int)n, out);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_select),
+	    cmocka_unit_test(test_select_long_path),
+	    cmocka_unit_test(test_select_no_copy),
+	    cmocka_unit_test(test_write_head),
+	    cmocka_unit_test(test_write_head_date),
+	    cmocka_unit_test(test_error_replies),
+	    cmocka_unit_test(test_error_reply_unknown_status),
+	    cmocka_unit_test(test_parse_error_heads_say_close),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
