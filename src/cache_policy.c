@@ -1,0 +1,108 @@
+/* cache_policy.c - Cache-Control by file name: hashed (bundler output) or globbed -> immutable. */
+#include "cachet/cache_policy.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+/* Shortest run of hash characters taken for a hash: 8 hex digits are 32 bits. */
+#define HASH_MIN 8
+
+/* Where the last path segment of s[0..len) starts. */
+static size_t last_segment(const char *s, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && s[i - 1] != '/')
+		i--;
+	return i;
+}
+
+static bool is_hash_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == '_';
+}
+
+/* Whether s[0..len) looks like a hash: long enough, only hash characters, some digit. */
+static bool is_hash(const char *s, size_t len)
+{
+	bool digit = false;
+	size_t i;
+
+	if (len < HASH_MIN)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!is_hash_char(s[i]))
+			return false;
+		digit |= s[i] >= '0' && s[i] <= '9';
+	}
+	return digit;
+}
+
+/* Length of name without its final extension (all of it when there is no '.'). */
+static size_t without_extension(const char *name, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && name[i - 1] != '.')
+		i--;
+	return i > 0 ? i - 1 : len;
+}
+
+bool cachet_cache_policy_hashed_name(const char *name, size_t len)
+{
+	size_t start = last_segment(name, len), end, seg, i;
+
+	name += start;
+	end = without_extension(name, len - start);
+	for (seg = 0, i = 0; i <= end; i++) {
+		if (i < end && name[i] != '.' && name[i] != '-')
+			continue;
+		if (is_hash(name + seg, i - seg))
+			return true;
+		seg = i + 1;
+	}
+	return false;
+}
+
+/*
+ * Copies path into buf as a NUL-terminated string starting with '/', for fnmatch(3). False
+ * when it does not fit or holds a NUL (a string fnmatch would see cut short).
+ */
+static bool to_cstr(char buf[CACHET_CACHE_POLICY_PATH_MAX], const char *path, size_t len)
+{
+	size_t slash = (len == 0 || path[0] != '/') ? 1 : 0;
+
+	if (len + slash >= CACHET_CACHE_POLICY_PATH_MAX || memchr(path, '\0', len))
+		return false;
+	buf[0] = '/';
+	memcpy(buf + slash, path, len);
+	buf[slash + len] = '\0';
+	return true;
+}
+
+static bool glob_matches(const struct cachet_cache_policy *p, const char *path, size_t len)
+{
+	char buf[CACHET_CACHE_POLICY_PATH_MAX];
+	const char *name;
+	unsigned i;
+
+	if (!p || p->n_globs == 0 || !to_cstr(buf, path, len))
+		return false;
+	name = strrchr(buf, '/') + 1;
+	for (i = 0; i < p->n_globs; i++) {
+		const char *g = p->globs[i];
+
+		if (g && fnmatch(g, strchr(g, '/') ? buf : name, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,
+                                    size_t len)
+{
+	if (cachet_cache_policy_hashed_name(path, len) || glob_matches(p, path, len))
+		return p && p->immutable_value ? p->immutable_value : CACHET_CACHE_POLICY_IMMUTABLE;
+	return p && p->default_value ? p->default_value : CACHET_CACHE_POLICY_DEFAULT;
+}

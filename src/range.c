@@ -1,0 +1,222 @@
+/* range.c - single byte-range parsing (RFC 9110 §14.1-14.4) and Content-Range formatting. */
+#include "cachet/range.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* Decimal digits of UINT64_MAX. */
+#define U64_DIGITS 20
+
+struct cursor {
+	const char *p;
+	size_t len;
+	size_t i;
+};
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void skip_ows(struct cursor *c)
+{
+	while (c->i < c->len && is_ows(c->p[c->i]))
+		c->i++;
+}
+
+static bool at(const struct cursor *c, char ch)
+{
+	return c->i < c->len && c->p[c->i] == ch;
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/* Reads 1*DIGIT; false when there is none or the value does not fit in 64 bits. */
+static bool scan_u64(struct cursor *c, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t start = c->i;
+
+	while (c->i < c->len && is_digit(c->p[c->i])) {
+		unsigned d = (unsigned)(c->p[c->i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+		c->i++;
+	}
+	*out = v;
+	return c->i > start;
+}
+
+/* Case-insensitive match of the range unit "bytes" followed by "=". */
+static bool scan_unit(struct cursor *c)
+{
+	static const char unit[] = "bytes";
+	size_t n = sizeof(unit) - 1;
+	size_t k;
+
+	if (c->len - c->i < n)
+		return false;
+	for (k = 0; k < n; k++) {
+		if ((c->p[c->i + k] | 0x20) != unit[k])
+			return false;
+	}
+	c->i += n;
+	skip_ows(c);
+	if (!at(c, '='))
+		return false;
+	c->i++;
+	return true;
+}
+
+/* One range-spec as written: first-pos "-" [last-pos], or "-" suffix-length. */
+struct spec {
+	bool suffix;
+	bool open; /* "a-": no last-pos */
+	uint64_t a, b;
+};
+
+static bool scan_spec(struct cursor *c, struct spec *s)
+{
+	s->suffix = at(c, '-');
+	s->open = false;
+	if (s->suffix) {
+		c->i++;
+		return scan_u64(c, &s->b);
+	}
+	if (!scan_u64(c, &s->a) || !at(c, '-'))
+		return false;
+	c->i++;
+	if (c->i < c->len && is_digit(c->p[c->i]))
+		return scan_u64(c, &s->b) && s->a <= s->b;
+	s->open = true;
+	return true;
+}
+
+/*
+ * Reads the range-set: exactly one non-empty element is accepted; empty elements and OWS
+ * around elements are skipped. Returns false on a syntax error or on more than one range.
+ */
+static bool scan_set(struct cursor *c, struct spec *s)
+{
+	unsigned n = 0;
+
+	while (c->i < c->len) {
+		skip_ows(c);
+		if (at(c, ',')) {
+			c->i++;
+			continue;
+		}
+		if (c->i == c->len)
+			break;
+		if (n++ || !scan_spec(c, s))
+			return false;
+		skip_ows(c);
+		if (c->i < c->len && !at(c, ','))
+			return false;
+	}
+	return n == 1;
+}
+
+static int resolve(const struct spec *s, uint64_t size, uint64_t *first, uint64_t *last)
+{
+	if (size == 0)
+		return CACHET_RANGE_UNSATISFIABLE;
+	if (s->suffix) {
+		if (s->b == 0)
+			return CACHET_RANGE_UNSATISFIABLE;
+		*first = s->b >= size ? 0 : size - s->b;
+		*last = size - 1;
+		return CACHET_RANGE_OK;
+	}
+	if (s->a >= size)
+		return CACHET_RANGE_UNSATISFIABLE;
+	*first = s->a;
+	*last = (s->open || s->b >= size) ? size - 1 : s->b;
+	return CACHET_RANGE_OK;
+}
+
+int cachet_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+{
+	struct cursor c = {v, len, 0};
+	struct spec s;
+
+	skip_ows(&c);
+	if (!scan_unit(&c) || !scan_set(&c, &s))
+		return CACHET_RANGE_NONE;
+	return resolve(&s, size, first, last);
+}
+
+/* Appends v in decimal at out[*pos]; the caller has checked the room. */
+static void put_u64(char *out, size_t *pos, uint64_t v)
+{
+	char tmp[U64_DIGITS];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	while (n)
+		out[(*pos)++] = tmp[--n];
+}
+
+static void put_str(char *out, size_t *pos, const char *s, size_t n)
+{
+	memcpy(out + *pos, s, n);
+	*pos += n;
+}
+
+/* Decimal digits needed for v. */
+static size_t digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10 && n < U64_DIGITS) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* Empties out (when it has any room) and reports failure. */
+static size_t too_small(char *out, size_t cap)
+{
+	if (cap)
+		out[0] = '\0';
+	return 0;
+}
+
+size_t cachet_range_format(char *out, size_t cap, uint64_t first, uint64_t last, uint64_t size)
+{
+	size_t need = 6 + digits(first) + 1 + digits(last) + 1 + digits(size);
+	size_t pos = 0;
+
+	if (need >= cap)
+		return too_small(out, cap);
+	put_str(out, &pos, "bytes ", 6);
+	put_u64(out, &pos, first);
+	out[pos++] = '-';
+	put_u64(out, &pos, last);
+	out[pos++] = '/';
+	put_u64(out, &pos, size);
+	out[pos] = '\0';
+	return pos;
+}
+
+size_t cachet_range_format_unsatisfied(char *out, size_t cap, uint64_t size)
+{
+	size_t need = 8 + digits(size);
+	size_t pos = 0;
+
+	if (need >= cap)
+		return too_small(out, cap);
+	put_str(out, &pos, "bytes */", 8);
+	put_u64(out, &pos, size);
+	out[pos] = '\0';
+	return pos;
+}
