@@ -58,11 +58,14 @@ enum op {
 #define POOL_KEEP      256u   /* free IO buffers a worker keeps for reuse */
 #define COPY_BODY_MAX  16384u /* bodies up to this are copied next to their head (one send) */
 #define PAUSE_INPUT    16384u /* unanswered input beyond this stops receiving until drained */
-#define SQ_ENTRIES     1024u
-#define CQ_ENTRIES     16384u
-#define RETIRED_MAX    8u                 /* old generations still pinned by in-flight sends */
-#define STOP_GRACE_NS  (4500LL * 1000000) /* finish in-flight responses within this on stop */
-#define NIL            UINT32_MAX
+/* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
+ * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
+#define PIPELINE_MAX  (1u << 20)
+#define SQ_ENTRIES    1024u
+#define CQ_ENTRIES    16384u
+#define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
+#define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
+#define NIL           UINT32_MAX
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
  * (block_format's limit) plus its Connection tail. */
@@ -86,6 +89,7 @@ struct conn {
 	uint32_t next;     /* free list or flush list link */
 	char *in;          /* pending input (partial or not yet answered requests), or NULL */
 	uint32_t in_len;   /* bytes in in[] */
+	uint32_t in_cap;   /* size of in[]: IO_BUF_SIZE (a pool buffer) or more (malloc) */
 	uint32_t in_seen;  /* of those, how many the parser already saw as incomplete */
 	char *out;         /* responses being assembled or sent, or NULL */
 	uint32_t out_len;  /* bytes in out[] */
@@ -179,6 +183,17 @@ static void pool_put(struct worker *w, char *buf)
 		w->pool[w->pool_n++] = buf;
 	else
 		free(buf);
+}
+
+/* Pending input: a pool buffer, or a larger one from malloc during a pipelined burst. */
+static void in_release(struct worker *w, struct conn *c)
+{
+	if (c->in_cap == IO_BUF_SIZE)
+		pool_put(w, c->in);
+	else
+		free(c->in);
+	c->in = NULL;
+	c->in_cap = 0;
 }
 
 /* ---- generation pins ---- */
@@ -277,11 +292,11 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	if (!(c->flags & CLOSING) ||
 	    (c->flags & (RECV_ARMED | SEND_INFLIGHT | CLOSE_INFLIGHT | DIRTY)))
 		return;
-	pool_put(w, c->in);
+	in_release(w, c);
 	pool_put(w, c->out);
 	if (c->body)
 		gen_unpin(w, c->body_gen);
-	c->in = c->out = NULL;
+	c->out = NULL;
 	c->body = NULL;
 	c->seq++;
 	c->flags = 0;
@@ -433,21 +448,35 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 	return off;
 }
 
-/* Keeps unanswered input. Returns false when the bound is hit. */
+/* Keeps unanswered input, growing the buffer past its pool size only for a burst of pipelined
+ * requests. Returns false when the bound is hit or memory runs out. */
 static bool stash(struct worker *w, struct conn *c, const char *data, size_t len)
 {
+	size_t need = c->in_len + len;
 	if (len == 0)
 		return true;
-	if (!c->in && !(c->in = pool_get(w)))
-		return false;
-	if (len > IO_BUF_SIZE - c->in_len) {
+	if (need > PIPELINE_MAX) {
 		fprintf(stderr,
 		        "cachet: closing a connection with over %u bytes of unanswered "
 		        "pipelined input\n",
-		        IO_BUF_SIZE);
+		        PIPELINE_MAX);
 		return false;
 	}
-	memmove(c->in + c->in_len, data, len);
+	if (need > c->in_cap) {
+		size_t cap = IO_BUF_SIZE;
+		while (cap < need)
+			cap *= 2;
+		char *in = cap == IO_BUF_SIZE ? pool_get(w) : malloc(cap);
+		if (!in)
+			return false;
+		if (c->in) {
+			memcpy(in, c->in, c->in_len);
+			in_release(w, c);
+		}
+		c->in = in;
+		c->in_cap = (uint32_t)cap;
+	}
+	memcpy(c->in + c->in_len, data, len);
 	c->in_len += (uint32_t)len;
 	return true;
 }
@@ -462,10 +491,8 @@ static void answer_pending(struct worker *w, struct conn *c)
 		c->in_len -= (uint32_t)used;
 		memmove(c->in, c->in + used, c->in_len);
 	}
-	if (c->in_len == 0) {
-		pool_put(w, c->in);
-		c->in = NULL;
-	}
+	if (c->in_len == 0)
+		in_release(w, c);
 	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
 		c->flags &= ~RECV_PAUSED;
 		c->flags |= NEED_RECV;
