@@ -22,6 +22,8 @@ enum {
 	OPT_RELOAD,
 	OPT_MAX_CONNECTIONS,
 	OPT_MAX_MEMORY,
+	OPT_WATCH,
+	OPT_WATCH_DEBOUNCE,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +34,8 @@ static const struct option long_options[] = {
     {"reload", no_argument, NULL, OPT_RELOAD},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"watch", no_argument, NULL, OPT_WATCH},
+    {"watch-debounce", required_argument, NULL, OPT_WATCH_DEBOUNCE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -51,13 +55,15 @@ void cachet_config_usage(FILE *f)
 	    "                            a free port (default " CACHET_DEFAULT_LISTEN ")\n"
 	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
 	    "                            set (default: one per CPU cachet may run on)\n"
-	    "      --pid-file FILE       write the pid here once listening, remove it on exit\n"
-	    "                            (default: none; --reload reads " CACHET_DEFAULT_PID_FILE
-	    ")\n"
+	    "      --pid-file FILE       write the pid here once listening, remove it on exit;\n"
+	    "                            --reload reads it (default " CACHET_DEFAULT_PID_FILE ",\n"
+	    "                            '' for none)\n"
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
-	    "      --reload              ask the running server to rescan ROOT\n"
+	    "      --reload              ask the running server to rescan ROOT and report\n"
+	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
+	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
 	    "  -h, --help                show this help\n"
 	    "  -V, --version             show the version\n");
 }
@@ -151,7 +157,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		cfg->threads = (unsigned)v;
 		return 0;
 	case OPT_PID_FILE:
-		cfg->pid_file = arg;
+		cfg->pid_file = arg[0] ? arg : NULL;
 		return 0;
 	case OPT_RELOAD:
 		cfg->mode = CACHET_MODE_RELOAD;
@@ -168,6 +174,15 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			           arg);
 		cfg->max_memory = (size_t)v;
 		return 0;
+	case OPT_WATCH:
+		cfg->watch = true;
+		return 0;
+	case OPT_WATCH_DEBOUNCE:
+		if (parse_size(arg, 60000, &v) < 0 || strpbrk(arg, "KkMmGg"))
+			return bad(err, errlen,
+			           "--watch-debounce: expected 0 to 60000 ms, got '%s'", arg);
+		cfg->watch_debounce_ms = (unsigned)v;
+		return 0;
 	case OPT_HELP:
 		cfg->mode = CACHET_MODE_HELP;
 		return 0;
@@ -179,6 +194,26 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	}
 }
 
+/* Names the offending option as typed. optopt is no help for long options (it holds their
+ * val, >= 256 here), so a "--name" argument is quoted from argv, without any "=value". */
+static int option_error(int opt, int argc, char **argv, char *err, size_t errlen)
+{
+	char name[64] = "";
+	const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
+	if (strncmp(arg, "--", 2) == 0)
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	else if (optopt > 0 && optopt < 128)
+		snprintf(name, sizeof(name), "-%c", optopt);
+	else
+		snprintf(name, sizeof(name), "%s", arg);
+	if (opt == ':')
+		snprintf(err, errlen, "option %s needs a value (try --help)", name);
+	else
+		snprintf(err, errlen, "unknown option %s, or a value it does not take (try --help)",
+		         name);
+	return -EINVAL;
+}
+
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -186,20 +221,14 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->root = ".";
 	cfg->listen = CACHET_DEFAULT_LISTEN;
 	cfg->max_connections = 65536;
+	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
+	cfg->watch_debounce_ms = 200;
 	optind = 0; /* restartable: tests parse several command lines in one process */
 	opterr = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, ":r:l:t:hV", long_options, NULL)) != -1) {
-		if (opt == '?' || opt == ':') {
-			const char *what = optopt ? "" : argv[optind - 1];
-			char buf[64];
-			if (optopt)
-				snprintf(buf, sizeof(buf), "-%c", optopt);
-			return bad(err, errlen,
-			           opt == ':' ? "option %s needs a value (try --help)"
-			                      : "unknown option %s (try --help)",
-			           optopt ? buf : what);
-		}
+		if (opt == '?' || opt == ':')
+			return option_error(opt, argc, argv, err, errlen);
 		if (apply(cfg, opt, optarg, err, errlen) < 0)
 			return -EINVAL;
 	}
@@ -209,6 +238,6 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->listen);
 	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
-		cfg->pid_file = CACHET_DEFAULT_PID_FILE;
+		return bad(err, errlen, "%s", "--reload needs a pid file");
 	return 0;
 }

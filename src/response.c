@@ -16,10 +16,7 @@ void cachet_response_error(const struct cachet_store *st, int status, bool head_
 	r->body = head_only ? NULL : (const unsigned char *)e->body;
 	r->body_len = head_only ? 0 : e->body_len;
 	r->status = e->status;
-	/* Statuses that answer a malformed request end the connection: what follows cannot be
-	 * trusted to start a request. The blocks of these say "Connection: close" themselves. */
-	r->close = status == 400 || status == 408 || status == 414 || status == 431 ||
-	           status == 500 || status == 503 || status == 505;
+	r->close = e->block.closes;
 }
 
 static void reply_file(const struct cachet_store *st, const struct cachet_entry *e,
@@ -84,11 +81,11 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	memcpy(dst, b->text, b->len);
 	memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
 	size_t n = b->len;
-	if (r->close) { /* the block already says Connection: close */
-		memcpy(dst + n, "\r\n", 2);
-		return n + 2;
-	}
-	if (force_close || !req->keep_alive) {
+	if (r->close || force_close || !req->keep_alive) {
+		if (b->closes) { /* the block says it already */
+			memcpy(dst + n, "\r\n", 2);
+			return n + 2;
+		}
 		memcpy(dst + n, tail_close, sizeof(tail_close) - 1);
 		return n + sizeof(tail_close) - 1;
 	}

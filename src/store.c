@@ -136,6 +136,7 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 	memcpy(blk->text, tmp, (size_t)n + 1);
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
+	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
 	return 0;
 }
 
@@ -366,8 +367,8 @@ static const struct {
     {505, "HTTP Version Not Supported", "Connection: close\r\n"},
 };
 
-/* Error statuses whose block says "Connection: close" are sent with no further Connection line:
- * the sender closes after them (see cachet_reply.close). */
+/* Statuses that answer a malformed request say "Connection: close" in their block: what follows
+ * on the connection cannot be trusted to start a request (see cachet_reply.close). */
 static int errors_build(struct cachet_store *st)
 {
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {

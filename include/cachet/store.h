@@ -41,6 +41,7 @@ struct cachet_block {
 	char *text;
 	uint32_t len;
 	uint32_t date_off; /* where the 29 bytes of the Date value start */
+	bool closes;       /* the block itself says "Connection: close" */
 };
 
 /** One representation of a resource: its body and the blocks that announce it. */
