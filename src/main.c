@@ -20,6 +20,7 @@
 #include "cachet/config.h"
 #include "cachet/reload.h"
 #include "cachet/store.h"
+#include "cachet/watch.h"
 #include "cachet/worker.h"
 
 #define LISTEN_BACKLOG 4096
@@ -33,6 +34,7 @@ struct server {
 	unsigned n_cpus;
 	sem_t started;
 	struct cachet_reloader reloader;
+	struct cachet_watch watch;
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,6 +166,18 @@ static int workers_start(struct server *s)
 	return rc;
 }
 
+/* Removes the pid file only if it is still ours: another cachet may have started since. */
+static void pid_file_remove(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long pid = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+		unlink(path);
+	fclose(f);
+}
+
 static void pid_file_write(const char *path)
 {
 	char tmp[4096];
@@ -204,6 +218,8 @@ static int serve(struct server *s)
 	struct cachet_store_options opt = {.generation = 1, .max_bytes = cfg->max_memory};
 	if (cachet_store_build(cfg->root, NULL, &opt, &st, err, sizeof(err)) < 0)
 		return die("%s", err);
+	/* read now: once the reloader runs, st may be replaced and freed at any time */
+	size_t files = st->files, bytes = st->bytes;
 	atomic_store(&s->shared.current, st);
 
 	int rc = listeners_open(s);
@@ -229,18 +245,26 @@ static int serve(struct server *s)
 		workers_stop(s, s->n_workers);
 		return die("cannot start the reload thread: %s", strerror(-rc));
 	}
+	if (cfg->watch && (rc = cachet_watch_start(&s->watch, cfg->root, cfg->watch_debounce_ms,
+	                                           &s->reloader)) < 0) {
+		cachet_reloader_stop(&s->reloader);
+		workers_stop(s, s->n_workers);
+		return die("--watch: cannot watch %s: %s", cfg->root, strerror(-rc));
+	}
 	if (cfg->pid_file)
 		pid_file_write(cfg->pid_file);
 	fprintf(stderr, "cachet: listening on %s (%u threads, %zu files, %zu bytes)\n", where,
-	        s->n_workers, st->files, st->bytes);
+	        s->n_workers, files, bytes);
 
 	signals_wait(s, &waited);
 	fprintf(stderr, "cachet: stopping\n");
+	if (cfg->watch)
+		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
-		unlink(cfg->pid_file);
+		pid_file_remove(cfg->pid_file);
 	free(s->workers);
 	return 0;
 }

@@ -26,9 +26,11 @@ struct cachet_config {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
-	const char *pid_file; /* NULL: none (serve); --reload uses CACHET_DEFAULT_PID_FILE */
+	const char *pid_file; /* CACHET_DEFAULT_PID_FILE unless given; NULL after --pid-file '' */
 	size_t max_connections;
 	size_t max_memory; /* content bytes per generation; 0 = no limit */
+	bool watch;        /* --watch: rescan on inotify events */
+	unsigned watch_debounce_ms;
 };
 
 /**
