@@ -24,6 +24,10 @@ enum {
 	OPT_MAX_MEMORY,
 	OPT_WATCH,
 	OPT_WATCH_DEBOUNCE,
+	OPT_HEADER_TIMEOUT,
+	OPT_KEEPALIVE_TIMEOUT,
+	OPT_SEND_TIMEOUT,
+	OPT_USER,
 };
 
 static const struct option long_options[] = {
@@ -36,6 +40,10 @@ static const struct option long_options[] = {
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
     {"watch", no_argument, NULL, OPT_WATCH},
     {"watch-debounce", required_argument, NULL, OPT_WATCH_DEBOUNCE},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
+    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+    {"user", required_argument, NULL, OPT_USER},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -61,6 +69,12 @@ void cachet_config_usage(FILE *f)
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
+	    "      --header-timeout S    a request head must be complete within S seconds of its\n"
+	    "                            first byte, else 408 and close (default 10)\n"
+	    "      --keepalive-timeout S close idle keep-alive connections after S (default 30)\n"
+	    "      --send-timeout S      close a connection whose client stops reading for S\n"
+	    "                            seconds (default 30)\n"
+	    "      --user NAME           when started as root: bind and load, then run as NAME\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -140,6 +154,26 @@ static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
+static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, char *err,
+                         size_t errlen)
+{
+	unsigned long long v;
+	const char *name = opt == OPT_HEADER_TIMEOUT      ? "--header-timeout"
+	                   : opt == OPT_KEEPALIVE_TIMEOUT ? "--keepalive-timeout"
+	                                                  : "--send-timeout";
+	if (parse_size(arg, 86400, &v) < 0 || v == 0 || strpbrk(arg, "KkMmGg")) {
+		snprintf(err, errlen, "%s: expected 1 to 86400 seconds, got '%s'", name, arg);
+		return -EINVAL;
+	}
+	if (opt == OPT_HEADER_TIMEOUT)
+		cfg->header_timeout_s = (unsigned)v;
+	else if (opt == OPT_KEEPALIVE_TIMEOUT)
+		cfg->keepalive_timeout_s = (unsigned)v;
+	else
+		cfg->send_timeout_s = (unsigned)v;
+	return 0;
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -167,6 +201,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			return bad(err, errlen,
 			           "--max-connections: expected 1 to 16777216, got '%s'", arg);
 		cfg->max_connections = (size_t)v;
+		cfg->max_connections_set = true;
 		return 0;
 	case OPT_MAX_MEMORY:
 		if (parse_size(arg, SIZE_MAX, &v) < 0)
@@ -182,6 +217,15 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			return bad(err, errlen,
 			           "--watch-debounce: expected 0 to 60000 ms, got '%s'", arg);
 		cfg->watch_debounce_ms = (unsigned)v;
+		return 0;
+	case OPT_HEADER_TIMEOUT:
+	case OPT_KEEPALIVE_TIMEOUT:
+	case OPT_SEND_TIMEOUT:
+		return parse_timeout(cfg, opt, arg, err, errlen);
+	case OPT_USER:
+		if (!arg[0])
+			return bad(err, errlen, "%s", "--user: expected a user name");
+		cfg->user = arg;
 		return 0;
 	case OPT_HELP:
 		cfg->mode = CACHET_MODE_HELP;
@@ -223,6 +267,9 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->max_connections = 65536;
 	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
+	cfg->header_timeout_s = 10;
+	cfg->keepalive_timeout_s = 30;
+	cfg->send_timeout_s = 30;
 	optind = 0; /* restartable: tests parse several command lines in one process */
 	opterr = 0;
 	int opt;

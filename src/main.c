@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +136,56 @@ static void addr_format(const struct sockaddr_storage *a, char *out, size_t outl
 	}
 }
 
+/* Raises the soft descriptor limit to fit --max-connections, up to the hard limit. If even that is
+ * too low, connections are capped to what fits (with a warning when the cap was asked for). */
+static void connections_fit(struct server *s)
+{
+	struct cachet_config *cfg = &s->cfg;
+	const size_t reserve = 64 + 8 * (size_t)s->n_workers; /* listeners, rings, files, logs */
+	size_t want = cfg->max_connections + reserve;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= want)
+		return;
+	size_t fit = rl.rlim_cur > reserve + s->n_workers ? rl.rlim_cur - reserve : s->n_workers;
+	if (cfg->max_connections_set)
+		fprintf(stderr, "cachet: descriptor limit %llu allows %zu connections, not %zu\n",
+		        (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+	cfg->max_connections = fit;
+}
+
+/* After binding and loading: as root with --user, become that user for good (every thread, the
+ * reloader's rescans included); as root without it, say so once. Returns 0 or -errno. */
+static int privileges_drop(const char *user)
+{
+	if (geteuid() != 0) {
+		if (user)
+			fprintf(stderr, "cachet: not root, --user %s ignored\n", user);
+		return 0;
+	}
+	if (!user) {
+		fprintf(stderr, "cachet: warning: running as root; use --user NAME to drop "
+		                "privileges after binding\n");
+		return 0;
+	}
+	const struct passwd *pw = getpwnam(user);
+	if (!pw)
+		return -ENOENT;
+	gid_t gid = pw->pw_gid;
+	uid_t uid = pw->pw_uid;
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		return -errno;
+	/* checked: all ids changed, and root cannot be regained */
+	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
+	    (uid != 0 && setuid(0) == 0))
+		return -EPERM;
+	return 0;
+}
+
 static void workers_stop(struct server *s, unsigned started)
 {
 	atomic_store(&s->shared.stopping, true);
@@ -211,7 +264,10 @@ static int serve(struct server *s)
 	s->workers = calloc(s->n_workers, sizeof(*s->workers));
 	if (!s->workers)
 		return die("out of memory");
-	s->shared.max_conns_per_worker = (cfg->max_connections + s->n_workers - 1) / s->n_workers;
+
+	s->shared.header_timeout_s = cfg->header_timeout_s;
+	s->shared.keepalive_timeout_s = cfg->keepalive_timeout_s;
+	s->shared.send_timeout_s = cfg->send_timeout_s;
 
 	char err[512];
 	struct cachet_store *st;
@@ -227,6 +283,10 @@ static int serve(struct server *s)
 	if (rc < 0)
 		return die("cannot listen on %s: %s", cfg->listen, strerror(-rc));
 	addr_format(&cfg->addr, where, sizeof(where));
+	connections_fit(s);
+	s->shared.max_conns_per_worker = (cfg->max_connections + s->n_workers - 1) / s->n_workers;
+	if ((rc = privileges_drop(cfg->user)) < 0)
+		return die("--user %s: cannot drop privileges: %s", cfg->user, strerror(-rc));
 
 	/* Workers and the reload thread inherit this mask: only the main thread takes signals. */
 	sigset_t all, waited;

@@ -100,6 +100,23 @@ struct conn {
 	struct cachet_store *body_gen; /* the pinned generation body points into */
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
 	struct msghdr msg;
+	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
+	uint32_t t_deadline;     /* worker seconds */
+	uint8_t t_kind;          /* enum timer_kind */
+};
+
+/* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
+ * list sorted by deadline: setting a timer is O(1) and the 1 s tick expires from the heads. */
+enum timer_kind {
+	T_NONE,
+	T_HEADER, /* a request head has started (or the connection is new) and is not complete */
+	T_IDLE,   /* keep-alive, waiting for the next request */
+	T_SEND,   /* a send is in flight: the client must keep reading */
+	T_KINDS,
+};
+
+struct timer_list {
+	uint32_t head, tail;
 };
 
 struct gen_pin {
@@ -124,6 +141,9 @@ struct worker {
 	struct gen_pin retired[RETIRED_MAX];
 	bool stopping;
 	int64_t stop_deadline;
+	struct timer_list timers[T_KINDS];
+	uint32_t timeout_s[T_KINDS];
+	uint32_t now_s;                /* monotonic seconds, read once per loop turn */
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 };
@@ -286,6 +306,40 @@ static void flush_mark(struct worker *w, struct conn *c)
 	w->flush_head = conn_slot(w, c);
 }
 
+static void timer_unlink(struct worker *w, struct conn *c)
+{
+	if (c->t_kind == T_NONE)
+		return;
+	struct timer_list *l = &w->timers[c->t_kind];
+	if (c->t_prev != NIL)
+		w->conns[c->t_prev].t_next = c->t_next;
+	else
+		l->head = c->t_next;
+	if (c->t_next != NIL)
+		w->conns[c->t_next].t_prev = c->t_prev;
+	else
+		l->tail = c->t_prev;
+	c->t_kind = T_NONE;
+}
+
+/* (Re)starts the connection's timer of the given kind: it expires timeout_s[kind] from now. */
+static void timer_set(struct worker *w, struct conn *c, enum timer_kind kind)
+{
+	timer_unlink(w, c);
+	struct timer_list *l = &w->timers[kind];
+	uint32_t slot = conn_slot(w, c);
+	c->t_kind = (uint8_t)kind;
+		/* +1: now_s is whole seconds, so a timer is never shorter than asked (at most 1 s longer) */
+	c->t_deadline = w->now_s + w->timeout_s[kind] + 1;
+	c->t_next = NIL;
+	c->t_prev = l->tail;
+	if (l->tail != NIL)
+		w->conns[l->tail].t_next = slot;
+	else
+		l->head = slot;
+	l->tail = slot;
+}
+
 /* Frees the slot once no operation of the connection is outstanding. */
 static void conn_maybe_free(struct worker *w, struct conn *c)
 {
@@ -311,6 +365,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
 	if (c->flags & CLOSING)
 		return;
+	timer_unlink(w, c);
 	c->flags |= CLOSING | CLOSE_INFLIGHT;
 	uint32_t slot = conn_slot(w, c);
 	struct io_uring_sqe *sqe;
@@ -372,6 +427,7 @@ static void send_submit(struct worker *w, struct conn *c)
 	}
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
 	c->flags |= SEND_INFLIGHT;
+	timer_set(w, c, T_SEND); /* every send, resumed ones too: the client is making progress */
 }
 
 /* ---- answering ---- */
@@ -521,6 +577,10 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 		answer_pending(w, c);
 	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
 		recv_pause(w, c);
+	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
+	 * it is started when a partial request appears on an idle connection, never refreshed. */
+	if ((c->in_len || c->discard) && c->t_kind == T_IDLE)
+		timer_set(w, c, T_HEADER);
 }
 
 /* ---- completions ---- */
@@ -557,6 +617,8 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	c->fd = cqe->res;
+	c->t_prev = c->t_next = NIL;
+	timer_set(w, c, T_HEADER);
 	recv_arm(w, c);
 }
 
@@ -623,6 +685,40 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	if (!c->out_len && !(c->flags & CLOSING)) {
 		pool_put(w, c->out);
 		c->out = NULL;
+		timer_set(w, c, c->in_len || c->discard ? T_HEADER : T_IDLE);
+	}
+}
+
+/* What a timer running out means: a head that did not complete in time gets 408 and a close; an
+ * idle keep-alive connection, or one whose client stopped reading, is closed. */
+static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
+{
+	if (kind == T_HEADER && c->in_len && !(c->flags & SEND_INFLIGHT) && !c->out_len &&
+	    !c->body) {
+		struct cachet_request req = {.keep_alive = false, .minor_version = 1};
+		struct cachet_reply r;
+		cachet_response_error(w->gen, 408, false, &r);
+		c->in_len = 0;
+		in_release(w, c);
+		if (emit(w, c, &r, &req))
+			return; /* sent at the next flush, closed after it */
+	}
+	conn_close(w, c);
+}
+
+/* Called from the 1 s tick: expires timers from the head of each list until one is in the
+ * future. Bounded by the number of connections. */
+static void timers_expire(struct worker *w)
+{
+	for (unsigned k = T_HEADER; k < T_KINDS; k++) {
+		struct timer_list *l = &w->timers[k];
+		for (uint32_t n = 0; l->head != NIL && n < w->n_conns; n++) {
+			struct conn *c = &w->conns[l->head];
+			if ((int32_t)(c->t_deadline - w->now_s) > 0)
+				break;
+			timer_unlink(w, c);
+			timeout_fire(w, c, (enum timer_kind)k);
+		}
 	}
 }
 
@@ -654,6 +750,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	case OP_TICK:
 		tick_arm(w);
+		timers_expire(w);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -747,6 +844,12 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 {
 	w->pub = pub;
 	w->free_head = w->flush_head = NIL;
+	for (unsigned k = 0; k < T_KINDS; k++)
+		w->timers[k].head = w->timers[k].tail = NIL;
+	w->timeout_s[T_HEADER] = pub->shared->header_timeout_s;
+	w->timeout_s[T_IDLE] = pub->shared->keepalive_timeout_s;
+	w->timeout_s[T_SEND] = pub->shared->send_timeout_s;
+	w->now_s = (uint32_t)(now_ns() / 1000000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -825,6 +928,7 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
+		w->now_s = (uint32_t)(now_ns() / 1000000000);
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)

@@ -28,8 +28,13 @@ struct cachet_config {
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
 	const char *pid_file; /* CACHET_DEFAULT_PID_FILE unless given; NULL after --pid-file '' */
 	size_t max_connections;
-	size_t max_memory; /* content bytes per generation; 0 = no limit */
-	bool watch;        /* --watch: rescan on inotify events */
+	bool max_connections_set; /* given explicitly: warn if the descriptor limit cuts it */
+	size_t max_memory;        /* content bytes per generation; 0 = no limit */
+	bool watch;               /* --watch: rescan on inotify events */
+	unsigned header_timeout_s;
+	unsigned keepalive_timeout_s;
+	unsigned send_timeout_s;
+	const char *user; /* --user: drop to this account after binding and loading */
 	unsigned watch_debounce_ms;
 };
 

@@ -19,6 +19,9 @@ struct cachet_shared {
 	_Atomic(struct cachet_store *) current;
 	atomic_bool stopping; /* graceful stop: no new connections, finish responses in flight */
 	size_t max_conns_per_worker;
+	uint32_t header_timeout_s;    /* a request head must be complete this long after it began */
+	uint32_t keepalive_timeout_s; /* an idle keep-alive connection is closed after this */
+	uint32_t send_timeout_s; /* a send making no progress this long closes the connection */
 };
 
 /** What the main thread knows about a worker; the worker's private state lives in worker.c. */
