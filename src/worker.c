@@ -64,6 +64,7 @@ enum op {
 #define SQ_ENTRIES    1024u
 #define CQ_ENTRIES    16384u
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
+#define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
 #define NIL           UINT32_MAX
 
@@ -101,12 +102,12 @@ struct conn {
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
 	struct msghdr msg;
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
-	uint32_t t_deadline;     /* worker seconds */
+	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
 	uint8_t t_kind;          /* enum timer_kind */
 };
 
 /* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
- * list sorted by deadline: setting a timer is O(1) and the 1 s tick expires from the heads. */
+ * list sorted by deadline: setting a timer is O(1) and the tick expires from the heads. */
 enum timer_kind {
 	T_NONE,
 	T_HEADER, /* a request head has started (or the connection is new) and is not complete */
@@ -142,8 +143,8 @@ struct worker {
 	bool stopping;
 	int64_t stop_deadline;
 	struct timer_list timers[T_KINDS];
-	uint32_t timeout_s[T_KINDS];
-	uint32_t now_s;                /* monotonic seconds, read once per loop turn */
+	uint32_t timeout_ms[T_KINDS];
+	uint32_t now_ms;               /* monotonic milliseconds, read once per loop turn; wraps */
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 };
@@ -322,15 +323,14 @@ static void timer_unlink(struct worker *w, struct conn *c)
 	c->t_kind = T_NONE;
 }
 
-/* (Re)starts the connection's timer of the given kind: it expires timeout_s[kind] from now. */
+/* (Re)starts the connection's timer of the given kind: it expires timeout_ms[kind] from now. */
 static void timer_set(struct worker *w, struct conn *c, enum timer_kind kind)
 {
 	timer_unlink(w, c);
 	struct timer_list *l = &w->timers[kind];
 	uint32_t slot = conn_slot(w, c);
 	c->t_kind = (uint8_t)kind;
-		/* +1: now_s is whole seconds, so a timer is never shorter than asked (at most 1 s longer) */
-	c->t_deadline = w->now_s + w->timeout_s[kind] + 1;
+	c->t_deadline = w->now_ms + w->timeout_ms[kind];
 	c->t_next = NIL;
 	c->t_prev = l->tail;
 	if (l->tail != NIL)
@@ -706,7 +706,7 @@ static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 	conn_close(w, c);
 }
 
-/* Called from the 1 s tick: expires timers from the head of each list until one is in the
+/* Called from the tick: expires timers from the head of each list until one is in the
  * future. Bounded by the number of connections. */
 static void timers_expire(struct worker *w)
 {
@@ -714,7 +714,7 @@ static void timers_expire(struct worker *w)
 		struct timer_list *l = &w->timers[k];
 		for (uint32_t n = 0; l->head != NIL && n < w->n_conns; n++) {
 			struct conn *c = &w->conns[l->head];
-			if ((int32_t)(c->t_deadline - w->now_s) > 0)
+			if ((int32_t)(c->t_deadline - w->now_ms) > 0)
 				break;
 			timer_unlink(w, c);
 			timeout_fire(w, c, (enum timer_kind)k);
@@ -732,7 +732,7 @@ static void wake_arm(struct worker *w)
 static void tick_arm(struct worker *w)
 {
 	struct io_uring_sqe *sqe = sqe_get(w);
-	w->tick = (struct __kernel_timespec){.tv_sec = 1};
+	w->tick = (struct __kernel_timespec){.tv_nsec = TICK_NS};
 	io_uring_prep_timeout(sqe, &w->tick, 0, 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_TICK, 0, 0));
 }
@@ -846,10 +846,10 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->free_head = w->flush_head = NIL;
 	for (unsigned k = 0; k < T_KINDS; k++)
 		w->timers[k].head = w->timers[k].tail = NIL;
-	w->timeout_s[T_HEADER] = pub->shared->header_timeout_s;
-	w->timeout_s[T_IDLE] = pub->shared->keepalive_timeout_s;
-	w->timeout_s[T_SEND] = pub->shared->send_timeout_s;
-	w->now_s = (uint32_t)(now_ns() / 1000000000);
+	w->timeout_ms[T_HEADER] = pub->shared->header_timeout_s * 1000;
+	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
+	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
+	w->now_ms = (uint32_t)(now_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -928,7 +928,7 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
-		w->now_s = (uint32_t)(now_ns() / 1000000000);
+		w->now_ms = (uint32_t)(now_ns() / 1000000);
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
