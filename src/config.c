@@ -28,6 +28,10 @@ enum {
 	OPT_KEEPALIVE_TIMEOUT,
 	OPT_SEND_TIMEOUT,
 	OPT_USER,
+	OPT_COMPRESS,
+	OPT_NO_COMPRESS,
+	OPT_CACHE_IMMUTABLE,
+	OPT_CACHE_DEFAULT,
 };
 
 static const struct option long_options[] = {
@@ -44,6 +48,10 @@ static const struct option long_options[] = {
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
     {"user", required_argument, NULL, OPT_USER},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+    {"cache-immutable", required_argument, NULL, OPT_CACHE_IMMUTABLE},
+    {"cache-default", required_argument, NULL, OPT_CACHE_DEFAULT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -75,6 +83,15 @@ void cachet_config_usage(FILE *f)
 	    "      --send-timeout S      close a connection whose client stops reading for S\n"
 	    "                            seconds (default 30)\n"
 	    "      --user NAME           when started as root: bind and load, then run as NAME\n"
+	    "      --compress LIST       codings to offer for text-like files, best first\n"
+	    "                            (default zstd,br,gzip); NAME.gz/.br/.zst beside a\n"
+	    "                            file are used instead of compressing when present\n"
+	    "      --no-compress         serve identity only\n"
+	    "      --cache-immutable GLOB  Cache-Control: " CACHET_CACHE_POLICY_IMMUTABLE "\n"
+	    "                            also for paths matching GLOB (repeatable); files with a\n"
+	    "                            content hash in their name always get it\n"
+	    "      --cache-default VALUE Cache-Control for everything else "
+	    "(default " CACHET_CACHE_POLICY_DEFAULT ")\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -222,6 +239,30 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_KEEPALIVE_TIMEOUT:
 	case OPT_SEND_TIMEOUT:
 		return parse_timeout(cfg, opt, arg, err, errlen);
+	case OPT_COMPRESS: {
+		int n = cachet_encoding_parse_list(arg, cfg->codings, CACHET_CODING_COUNT);
+		if (n < 0)
+			return bad(err, errlen,
+			           "--compress: expected codings from zstd,br,gzip, got '%s'", arg);
+		cfg->n_codings = (unsigned)n;
+		return 0;
+	}
+	case OPT_NO_COMPRESS:
+		cfg->n_codings = 0;
+		return 0;
+	case OPT_CACHE_IMMUTABLE:
+		if (cfg->cache.n_globs == CACHET_CONFIG_GLOBS_MAX || !arg[0])
+			return bad(err, errlen,
+			           "--cache-immutable: at most 32 non-empty globs ('%s')", arg);
+		cfg->cache_globs[cfg->cache.n_globs++] = arg;
+		return 0;
+	case OPT_CACHE_DEFAULT:
+		if (!arg[0] || strpbrk(arg, "\r\n"))
+			return bad(err, errlen,
+			           "--cache-default: expected a Cache-Control value, got '%s'",
+			           arg);
+		cfg->cache.default_value = arg;
+		return 0;
 	case OPT_USER:
 		if (!arg[0])
 			return bad(err, errlen, "%s", "--user: expected a user name");
@@ -267,6 +308,13 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->max_connections = 65536;
 	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
+	cfg->codings[0] = CACHET_CODING_ZSTD;
+	cfg->codings[1] = CACHET_CODING_BR;
+	cfg->codings[2] = CACHET_CODING_GZIP;
+	cfg->n_codings = 3;
+	cfg->cache.immutable_value = CACHET_CACHE_POLICY_IMMUTABLE;
+	cfg->cache.default_value = CACHET_CACHE_POLICY_DEFAULT;
+	cfg->cache.globs = cfg->cache_globs;
 	cfg->header_timeout_s = 10;
 	cfg->keepalive_timeout_s = 30;
 	cfg->send_timeout_s = 30;
@@ -287,4 +335,12 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
 	return 0;
+}
+
+struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg)
+{
+	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	                                     .codings = cfg->codings,
+	                                     .n_codings = cfg->n_codings,
+	                                     .cache = &cfg->cache};
 }

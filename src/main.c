@@ -271,7 +271,8 @@ static int serve(struct server *s)
 
 	char err[512];
 	struct cachet_store *st;
-	struct cachet_store_options opt = {.generation = 1, .max_bytes = cfg->max_memory};
+	struct cachet_store_options opt = cachet_config_store_options(cfg);
+	opt.generation = 1;
 	if (cachet_store_build(cfg->root, NULL, &opt, &st, err, sizeof(err)) < 0)
 		return die("%s", err);
 	/* read now: once the reloader runs, st may be replaced and freed at any time */

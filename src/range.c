@@ -220,3 +220,14 @@ size_t cachet_range_format_unsatisfied(char *out, size_t cap, uint64_t size)
 	out[pos] = '\0';
 	return pos;
 }
+
+size_t cachet_range_format_uint(char *out, size_t cap, uint64_t v)
+{
+	size_t pos = 0;
+
+	if (digits(v) >= cap)
+		return too_small(out, cap);
+	put_u64(out, &pos, v);
+	out[pos] = '\0';
+	return pos;
+}

@@ -120,8 +120,8 @@ static void rescan(struct cachet_reloader *r, const uint32_t *nonces, unsigned n
 	int64_t t0 = mono_ms();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
-	struct cachet_store_options opt = {.generation = r->generation + 1,
-	                                   .max_bytes = r->cfg->max_memory};
+	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
+	opt.generation = r->generation + 1;
 	struct outcome o = {.generation = r->generation};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
 	r->rescans++;

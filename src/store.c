@@ -61,59 +61,6 @@ static struct cachet_entry *entry_push(struct scan *s)
 	return e;
 }
 
-static void blob_unref(struct cachet_blob *b)
-{
-	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
-		free(b);
-}
-
-/* Reuses the previous generation's blob when the file is the same file, unchanged. */
-static struct cachet_blob *blob_reuse(const struct scan *s, const char *path, size_t len,
-                                      const struct stat *st)
-{
-	if (!s->prev)
-		return NULL;
-	const struct cachet_entry *e = cachet_store_lookup(s->prev, path, len);
-	if (!e || e->kind != CACHET_ENTRY_FILE || !e->blob)
-		return NULL;
-	struct cachet_blob *b = e->blob;
-	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	if (b->dev != st->st_dev || b->ino != st->st_ino || b->len != (size_t)st->st_size ||
-	    b->mtime_ns != mtime_ns)
-		return NULL;
-	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-	return b;
-}
-
-static int blob_read(int fd, const struct stat *st, struct cachet_blob **out)
-{
-	size_t len = (size_t)st->st_size;
-	struct cachet_blob *b = malloc(sizeof(*b) + len + 1);
-	if (!b)
-		return -ENOMEM;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = read(fd, b->data + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			int rc =
-			    r < 0 ? -errno : -EIO; /* a file that shrank while read is an error */
-			free(b);
-			return rc;
-		}
-		got += (size_t)r;
-	}
-	atomic_init(&b->refs, 1);
-	b->dev = st->st_dev;
-	b->ino = st->st_ino;
-	b->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	b->len = len;
-	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
-	*out = b;
-	return 0;
-}
-
 static int block_format(struct cachet_block *blk, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -142,57 +89,120 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 
 #define EPOCH_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
 
-/* The 200 and 304 blocks of a file entry. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
- * cache-related fields the 200 would, and no representation metadata (no Content-Type). */
-static int entry_blocks(struct cachet_entry *e)
+/* The blocks of one representation. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
+ * cache-related fields the 200 would (Cache-Control, Vary), and no representation metadata. */
+static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cachet_repr *r)
 {
-	char lm[CACHET_HTTPDATE_LEN + 1];
+	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[512];
 	cachet_httpdate_format(e->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
-	struct cachet_repr *r = &e->identity;
-	int rc = block_format(&r->ok,
-	                      "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
-	                      "Content-Type: %s\r\nContent-Length: %zu\r\nLast-Modified: %s\r\n"
-	                      "ETag: %.*s\r\n",
-	                      e->content_type, r->body_len, lm, (int)r->etag_len, r->etag);
-	if (rc < 0)
-		return rc;
-	return block_format(&r->not_modified,
-	                    "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
-	                    "\r\nServer: cachet\r\n"
-	                    "ETag: %.*s\r\n",
-	                    (int)r->etag_len, r->etag);
+	if (e->available != 1u << CACHET_CODING_IDENTITY)
+		strcpy(vary, "Vary: Accept-Encoding\r\n");
+	if (coding != CACHET_CODING_IDENTITY)
+		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
+		         cachet_encoding_name(coding));
+	int n =
+	    snprintf(common, sizeof(common),
+	             "Server: cachet\r\nContent-Type: %s\r\nLast-Modified: %s\r\nETag: %.*s\r\n"
+	             "Cache-Control: %s\r\n%s%sAccept-Ranges: bytes\r\n",
+	             e->content_type, lm, (int)r->etag_len, r->etag, e->cache_control, vary, enc);
+	if (n < 0 || (size_t)n >= sizeof(common))
+		return -E2BIG;
+	int rc = block_format(
+	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n", common,
+	    r->body_len);
+	if (rc == 0)
+		rc = block_format(&r->partial,
+		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
+		                  common);
+	if (rc == 0)
+		rc = block_format(&r->not_modified,
+		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
+		                  "\r\nServer: cachet\r\n"
+		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s",
+		                  (int)r->etag_len, r->etag, e->cache_control, vary);
+	if (rc == 0)
+		rc = block_format(
+		    &r->unsatisfiable,
+		    "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " EPOCH_DATE "\r\n"
+		    "Server: cachet\r\nContent-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
+		    r->body_len, vary);
+	return rc;
 }
 
-static int add_file(struct scan *s, int fd, const char *path, const struct stat *st)
+/* Fills every representation the blob has, then formats their blocks. */
+static int entry_reprs(struct cachet_entry *e)
+{
+	const struct cachet_blob *b = e->blob;
+	e->available = b->available;
+	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
+		if (!(b->available & (1u << c)))
+			continue;
+		struct cachet_repr *r = &e->repr[c];
+		if (c == CACHET_CODING_IDENTITY) {
+			*r = (struct cachet_repr){.body = b->data,
+			                          .body_len = b->len,
+			                          .etag = b->etag,
+			                          .etag_len = b->etag_len};
+		} else {
+			const struct cachet_variant *v = &b->variants[c];
+			*r = (struct cachet_repr){.body = v->data,
+			                          .body_len = v->len,
+			                          .etag = v->etag,
+			                          .etag_len = v->etag_len};
+		}
+		int rc = repr_blocks(e, c, r);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Codings worth offering for a type, as a bitmask. */
+static unsigned wanted_codings(const struct scan *s, const char *type)
+{
+	unsigned m = 0;
+	if (!cachet_mime_compressible(type))
+		return 0;
+	for (unsigned i = 0; i < s->opt->n_codings; i++)
+		if (s->opt->codings[i] != CACHET_CODING_IDENTITY)
+			m |= 1u << s->opt->codings[i];
+	return m;
+}
+
+static struct cachet_blob *prev_blob(const struct scan *s, const char *path, size_t len)
+{
+	const struct cachet_entry *e = s->prev ? cachet_store_lookup(s->prev, path, len) : NULL;
+	return e && e->kind == CACHET_ENTRY_FILE ? e->blob : NULL;
+}
+
+static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
+                    const struct stat *st)
 {
 	size_t plen = strlen(path);
 	if (s->opt->max_files && s->files >= s->opt->max_files)
 		return fail(s, -EFBIG, "over --max-files at", path);
 	if (s->opt->max_bytes && s->bytes + (size_t)st->st_size > s->opt->max_bytes)
 		return fail(s, -EFBIG, "over --max-memory at", path);
-	struct cachet_blob *b = blob_reuse(s, path, plen, st);
-	if (!b) {
-		int rc = blob_read(fd, st, &b);
-		if (rc < 0)
-			return fail(s, rc, "cannot read", path);
-	}
+	const char *type = cachet_mime_type(name, strlen(name));
+	struct cachet_blob_source src = {
+	    .dfd = dfd, .name = name, .fd = fd, .st = st, .wanted = wanted_codings(s, type)};
+	struct cachet_blob *b;
+	int rc = cachet_blob_load(&src, prev_blob(s, path, plen), &b);
+	if (rc < 0)
+		return fail(s, rc, "cannot read", path);
 	struct cachet_entry *e = entry_push(s);
 	if (!e || !(e->path = strdup(path))) {
-		blob_unref(b);
+		cachet_blob_unref(b);
 		return fail(s, -ENOMEM, "out of memory at", path);
 	}
 	e->path_len = (uint32_t)plen;
 	e->kind = CACHET_ENTRY_FILE;
 	e->blob = b;
 	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
-	const char *base = strrchr(path, '/') + 1;
-	e->content_type = cachet_mime_type(base, strlen(base));
-	e->identity.body = b->data;
-	e->identity.body_len = b->len;
-	e->identity.etag = b->etag;
-	e->identity.etag_len = b->etag_len;
-	int rc = entry_blocks(e);
+	e->content_type = type;
+	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+	rc = entry_reprs(e);
 	if (rc < 0)
 		return fail(s, rc, "cannot format headers for", path);
 	s->files++;
@@ -269,7 +279,7 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 	if (fd < 0)
 		rc = fail(s, -errno, "cannot open", path);
 	else if (S_ISREG(st.st_mode))
-		rc = add_file(s, fd, path, &st);
+		rc = add_file(s, dfd, name, fd, path, &st);
 	else
 		rc = scan_dir(s, fd, path, plen + 1 + nlen);
 	if (fd >= 0)
@@ -404,11 +414,16 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		free(v[i].identity.ok.text);
-		free(v[i].identity.not_modified.text);
+		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
+			struct cachet_repr *r = &v[i].repr[c];
+			free(r->ok.text);
+			free(r->partial.text);
+			free(r->not_modified.text);
+			free(r->unsatisfiable.text);
+		}
 		free(v[i].redirect.text);
 		if (v[i].kind == CACHET_ENTRY_FILE)
-			blob_unref(v[i].blob);
+			cachet_blob_unref(v[i].blob);
 	}
 	free(v);
 }
@@ -444,6 +459,8 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	st->n_entries = s.n;
 	st->files = s.files;
 	st->bytes = s.bytes;
+	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
+		st->prefs[st->n_prefs++] = opt->codings[i];
 	if (index_build(st) < 0 || errors_build(st) < 0) {
 		cachet_store_unref(st);
 		return fail(&s, -ENOMEM, "out of memory for", "the index");

@@ -66,10 +66,10 @@ static int group_setup(void **state)
 		return -1;
 	}
 	const struct cachet_entry *e = cachet_store_lookup(store, "/a.txt", 6);
-	if (!e || e->identity.etag_len >= sizeof(tag_a))
+	if (!e || e->repr[CACHET_CODING_IDENTITY].etag_len >= sizeof(tag_a))
 		return -1;
-	memcpy(tag_a, e->identity.etag, e->identity.etag_len);
-	tag_a[e->identity.etag_len] = '\0';
+	memcpy(tag_a, e->repr[CACHET_CODING_IDENTITY].etag, e->repr[CACHET_CODING_IDENTITY].etag_len);
+	tag_a[e->repr[CACHET_CODING_IDENTITY].etag_len] = '\0';
 	return 0;
 }
 
@@ -229,10 +229,10 @@ static void check_select(size_t i, const struct select_case *c)
 	const struct cachet_entry *e = c->key ? entry(c->key) : NULL;
 	switch (c->status) {
 	case 200:
-		assert_ptr_equal(r.head, &e->identity.ok);
+		assert_ptr_equal(r.head, &e->repr[CACHET_CODING_IDENTITY].ok);
 		break;
 	case 304:
-		assert_ptr_equal(r.head, &e->identity.not_modified);
+		assert_ptr_equal(r.head, &e->repr[CACHET_CODING_IDENTITY].not_modified);
 		break;
 	case 301:
 		assert_int_equal(e->kind, CACHET_ENTRY_REDIRECT);
@@ -248,8 +248,8 @@ static void check_select(size_t i, const struct select_case *c)
 		assert_int_equal(r.body_len, 0);
 		break;
 	case B_FILE:
-		assert_ptr_equal(r.body, e->identity.body);
-		assert_int_equal(r.body_len, e->identity.body_len);
+		assert_ptr_equal(r.body, e->repr[CACHET_CODING_IDENTITY].body);
+		assert_int_equal(r.body_len, e->repr[CACHET_CODING_IDENTITY].body_len);
 		break;
 	case B_ERROR: {
 		const struct cachet_error *err = cachet_store_error(store, c->status);

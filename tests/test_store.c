@@ -202,11 +202,11 @@ static void test_counts_and_dotfiles(void **state)
 	assert_int_equal(st->generation, 1);
 	const struct cachet_entry *a = must(st, "/a.txt");
 	assert_int_equal(a->kind, CACHET_ENTRY_FILE);
-	assert_int_equal(a->identity.body_len, 5);
-	assert_memory_equal(a->identity.body, "hello", 5);
+	assert_int_equal(a->repr[CACHET_CODING_IDENTITY].body_len, 5);
+	assert_memory_equal(a->repr[CACHET_CODING_IDENTITY].body, "hello", 5);
 	assert_string_equal(a->path, "/a.txt");
 	const struct cachet_entry *b = must(st, "/sub/b.html");
-	assert_memory_equal(b->identity.body, "0123456789", 10);
+	assert_memory_equal(b->repr[CACHET_CODING_IDENTITY].body, "0123456789", 10);
 	static const char *const absent[] = {
 	    "/.hidden",  "/.dotdir/x.txt", "/.dotdir/", "/.dotdir", "/sub/.git/config",
 	    "/sub/.env", "/sub/.git/",     "a.txt",     "/a.txt/",  "/A.txt",
@@ -255,21 +255,21 @@ static void test_etag_deterministic(void **state)
 	const struct cachet_store *st = build(t);
 	char tag1[CACHET_ETAG_MAX];
 	const struct cachet_entry *x = must(st, "/x.txt");
-	assert_true(x->identity.etag_len < sizeof(tag1));
-	memcpy(tag1, x->identity.etag, x->identity.etag_len);
-	size_t len1 = x->identity.etag_len;
+	assert_true(x->repr[CACHET_CODING_IDENTITY].etag_len < sizeof(tag1));
+	memcpy(tag1, x->repr[CACHET_CODING_IDENTITY].etag, x->repr[CACHET_CODING_IDENTITY].etag_len);
+	size_t len1 = x->repr[CACHET_CODING_IDENTITY].etag_len;
 	check_etag_format(tag1, len1);
 
 	/* Identical content in another file: same tag. Different content: a different tag. */
 	const struct cachet_entry *twin = must(st, "/twin.txt");
-	assert_int_equal(twin->identity.etag_len, len1);
-	assert_memory_equal(twin->identity.etag, tag1, len1);
+	assert_int_equal(twin->repr[CACHET_CODING_IDENTITY].etag_len, len1);
+	assert_memory_equal(twin->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 	const struct cachet_entry *other = must(st, "/other.txt");
-	check_etag_format(other->identity.etag, other->identity.etag_len);
-	assert_memory_not_equal(other->identity.etag, tag1, len1);
+	check_etag_format(other->repr[CACHET_CODING_IDENTITY].etag, other->repr[CACHET_CODING_IDENTITY].etag_len);
+	assert_memory_not_equal(other->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 	const struct cachet_entry *empty = must(st, "/empty.txt");
-	check_etag_format(empty->identity.etag, empty->identity.etag_len);
-	assert_int_equal(empty->identity.body_len, 0);
+	check_etag_format(empty->repr[CACHET_CODING_IDENTITY].etag, empty->repr[CACHET_CODING_IDENTITY].etag_len);
+	assert_int_equal(empty->repr[CACHET_CODING_IDENTITY].body_len, 0);
 
 	/* The tag is the tag of the bytes, as etag.c makes it. */
 	char want[CACHET_ETAG_MAX];
@@ -286,8 +286,8 @@ static void test_etag_deterministic(void **state)
 		set_mtime(t, "x.txt", mtimes[i].sec, mtimes[i].nsec);
 		st = build(t);
 		x = must(st, "/x.txt");
-		assert_int_equal(x->identity.etag_len, len1);
-		assert_memory_equal(x->identity.etag, tag1, len1);
+		assert_int_equal(x->repr[CACHET_CODING_IDENTITY].etag_len, len1);
+		assert_memory_equal(x->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 		assert_int_equal(x->last_modified, mtimes[i].sec);
 	}
 
@@ -295,8 +295,8 @@ static void test_etag_deterministic(void **state)
 	put(t, "x.txt", "same bytez");
 	st = build(t);
 	x = must(st, "/x.txt");
-	check_etag_format(x->identity.etag, x->identity.etag_len);
-	assert_memory_not_equal(x->identity.etag, tag1, len1);
+	check_etag_format(x->repr[CACHET_CODING_IDENTITY].etag, x->repr[CACHET_CODING_IDENTITY].etag_len);
+	assert_memory_not_equal(x->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 }
 
 /* ---- header blocks ---- */
@@ -333,7 +333,7 @@ static void test_ok_block(void **state)
 		const struct cachet_entry *e = must(st, key);
 		assert_string_equal(e->content_type, type_cases[i].type);
 		assert_int_equal(e->last_modified, LM_1994);
-		const struct cachet_block *b = &e->identity.ok;
+		const struct cachet_block *b = &e->repr[CACHET_CODING_IDENTITY].ok;
 		const char *s = block_str(b, buf, sizeof(buf));
 		check_date(b);
 		assert_true(strncmp(s, "HTTP/1.1 200 OK\r\nDate: ", 23) == 0);
@@ -343,14 +343,14 @@ static void test_ok_block(void **state)
 		         strlen(type_cases[i].name));
 		assert_true(has_line(s, line));
 		assert_true(has_line(s, "\r\nLast-Modified: " LM_1994_TEXT "\r\n"));
-		snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->identity.etag_len,
-		         e->identity.etag);
+		snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
+		         e->repr[CACHET_CODING_IDENTITY].etag);
 		assert_true(has_line(s, line));
-		check_etag_format(e->identity.etag, e->identity.etag_len);
+		check_etag_format(e->repr[CACHET_CODING_IDENTITY].etag, e->repr[CACHET_CODING_IDENTITY].etag_len);
 		/* The keep-alive decision belongs to the sender, not the block. */
 		assert_false(has_line(s, "Connection:"));
-		assert_int_equal(e->identity.body_len, strlen(type_cases[i].name));
-		assert_ptr_equal(e->identity.body, e->blob->data);
+		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len, strlen(type_cases[i].name));
+		assert_ptr_equal(e->repr[CACHET_CODING_IDENTITY].body, e->blob->data);
 	}
 }
 
@@ -362,12 +362,12 @@ static void test_not_modified_block(void **state)
 	const struct cachet_store *st = build(t);
 	const struct cachet_entry *e = must(st, "/page.html");
 	char buf[2048], line[128];
-	const struct cachet_block *b = &e->identity.not_modified;
+	const struct cachet_block *b = &e->repr[CACHET_CODING_IDENTITY].not_modified;
 	const char *s = block_str(b, buf, sizeof(buf));
 	check_date(b);
 	assert_true(strncmp(s, "HTTP/1.1 304 Not Modified\r\nDate: ", 33) == 0);
-	snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->identity.etag_len,
-	         e->identity.etag);
+	snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
+	         e->repr[CACHET_CODING_IDENTITY].etag);
 	assert_true(has_line(s, line));
 	assert_false(has_line(s, "Content-Type"));
 	assert_false(has_line(s, "Content-Length"));
@@ -392,7 +392,7 @@ static void test_last_modified_clamped(void **state)
 	cachet_httpdate_format(f->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
 	snprintf(line, sizeof(line), "\r\nLast-Modified: %s\r\n", lm);
-	assert_true(has_line(block_str(&f->identity.ok, buf, sizeof(buf)), line));
+	assert_true(has_line(block_str(&f->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), line));
 	const struct cachet_entry *p = must(st, "/past.txt");
 	assert_int_equal(p->last_modified, (int64_t)now - 86400);
 }
@@ -442,8 +442,8 @@ static void test_symlinks(void **state)
 			continue;
 		}
 		e = must(st, cases[i].path);
-		assert_int_equal(e->identity.body_len, strlen(cases[i].body));
-		assert_memory_equal(e->identity.body, cases[i].body, strlen(cases[i].body));
+		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len, strlen(cases[i].body));
+		assert_memory_equal(e->repr[CACHET_CODING_IDENTITY].body, cases[i].body, strlen(cases[i].body));
 	}
 	/* The link is served under its own name: its extension gives the type. */
 	assert_string_equal(must(st, "/rel-link.txt")->content_type, "text/plain; charset=utf-8");
@@ -571,8 +571,8 @@ static void test_many_files(void **state)
 		snprintf(body, sizeof(body), "file %d", i);
 		const struct cachet_entry *e = must(st, name);
 		assert_string_equal(e->path, name);
-		assert_int_equal(e->identity.body_len, strlen(body));
-		assert_memory_equal(e->identity.body, body, strlen(body));
+		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len, strlen(body));
+		assert_memory_equal(e->repr[CACHET_CODING_IDENTITY].body, body, strlen(body));
 	}
 	for (int i = 0; i < MANY; i++) {
 		/* Absent keys: the wrong directory, a missing number, near misses. */
@@ -627,33 +627,33 @@ static void test_blob_reuse(void **state)
 	assert_int_equal(g2->files, 5);
 	const struct cachet_entry *same2 = must(g2, "/same.txt");
 	assert_ptr_equal(same2->blob, same1);
-	assert_ptr_equal(same2->identity.body, same1->data);
+	assert_ptr_equal(same2->repr[CACHET_CODING_IDENTITY].body, same1->data);
 	assert_int_equal(atomic_load(&same2->blob->refs), 2);
 	const struct cachet_entry *grow2 = must(g2, "/grow.txt");
 	assert_ptr_not_equal(grow2->blob, grow1);
-	assert_memory_equal(grow2->identity.body, "longer now", 10);
+	assert_memory_equal(grow2->repr[CACHET_CODING_IDENTITY].body, "longer now", 10);
 	const struct cachet_entry *touch2 = must(g2, "/touch.txt");
 	assert_ptr_not_equal(touch2->blob, touch1);
-	assert_memory_equal(touch2->identity.etag, touch_tag, touch2->identity.etag_len);
+	assert_memory_equal(touch2->repr[CACHET_CODING_IDENTITY].etag, touch_tag, touch2->repr[CACHET_CODING_IDENTITY].etag_len);
 	const struct cachet_entry *rw2 = must(g2, "/rewrite.txt");
 	assert_ptr_not_equal(rw2->blob, rewrite1);
-	assert_memory_equal(rw2->identity.body, "xyz", 3);
+	assert_memory_equal(rw2->repr[CACHET_CODING_IDENTITY].body, "xyz", 3);
 	assert_null(look(g2, "/gone.txt"));
 	must(g2, "/new.txt");
 
 	/* The old generation goes; the shared blob stays alive for the new one (ASan checks). */
 	cachet_store_unref(g1);
 	assert_int_equal(atomic_load(&same2->blob->refs), 1);
-	assert_memory_equal(same2->identity.body, "unchanged", 9);
+	assert_memory_equal(same2->repr[CACHET_CODING_IDENTITY].body, "unchanged", 9);
 	char buf[2048];
-	assert_true(has_line(block_str(&same2->identity.ok, buf, sizeof(buf)), "ETag: \""));
+	assert_true(has_line(block_str(&same2->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), "ETag: \""));
 
 	/* A third generation from the second, then the second dropped first. */
 	struct cachet_store *g3 = build_prev(t, g2);
 	assert_ptr_equal(must(g3, "/same.txt")->blob, same2->blob);
 	assert_ptr_equal(must(g3, "/grow.txt")->blob, grow2->blob);
 	cachet_store_unref(g2);
-	assert_memory_equal(must(g3, "/grow.txt")->identity.body, "longer now", 10);
+	assert_memory_equal(must(g3, "/grow.txt")->repr[CACHET_CODING_IDENTITY].body, "longer now", 10);
 	cachet_store_unref(g3);
 }
 

@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cachet/cache_policy.h"
+#include "cachet/encoding.h"
+#include "cachet/store.h"
+
 #define CACHET_VERSION "0.1.0"
 
 #define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
+#define CACHET_CONFIG_GLOBS_MAX 32
 #define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
 
 enum cachet_mode {
@@ -35,6 +40,10 @@ struct cachet_config {
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
 	const char *user; /* --user: drop to this account after binding and loading */
+	enum cachet_coding codings[CACHET_CODING_COUNT]; /* --compress, in preference order */
+	unsigned n_codings;
+	const char *cache_globs[CACHET_CONFIG_GLOBS_MAX]; /* --cache-immutable */
+	struct cachet_cache_policy cache;                 /* points into the fields above */
 	unsigned watch_debounce_ms;
 };
 
@@ -46,6 +55,9 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 
 /** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
 int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len);
+
+/** The store-build options the configuration asks for (generation left 0). */
+struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg);
 
 /** Writes the usage text to f. */
 void cachet_config_usage(FILE *f);

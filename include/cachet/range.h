@@ -40,6 +40,10 @@ int cachet_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first
  */
 size_t cachet_range_format(char *out, size_t cap, uint64_t first, uint64_t last, uint64_t size);
 
+/** Writes v in decimal and a NUL into out (a 206's Content-Length). Returns the length, or 0 when
+ *  cap is too small, as cachet_range_format() does. */
+size_t cachet_range_format_uint(char *out, size_t cap, uint64_t v);
+
 /**
  * Writes the Content-Range value of a 416 (RFC 9110 §14.4: "bytes ", an asterisk, "/", size)
  * and a NUL into out. Returns the length as cachet_range_format() does.

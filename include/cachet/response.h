@@ -11,8 +11,13 @@
 #include "cachet/httpdate.h"
 #include "cachet/store.h"
 
-/** Longest Connection line plus blank line that cachet_response_write_head() may append. */
-#define CACHET_RESPONSE_TAIL_MAX (sizeof("Connection: keep-alive\r\n\r\n") - 1)
+/** Room for the per-request lines of a 206: Content-Range and Content-Length. */
+#define CACHET_RESPONSE_EXTRA_MAX 128
+
+/** Most bytes cachet_response_write_head() may add to a block: the 206 lines, a Connection line
+ *  and the blank line. */
+#define CACHET_RESPONSE_TAIL_MAX                                                                   \
+	(CACHET_RESPONSE_EXTRA_MAX + sizeof("Connection: keep-alive\r\n\r\n") - 1)
 
 /**
  * A chosen response. head/body point into the store generation it was chosen from, so the caller
@@ -24,6 +29,8 @@ struct cachet_reply {
 	size_t body_len;
 	int status;
 	bool close; /* the connection is to be closed after this response */
+	uint8_t extra_len;
+	char extra[CACHET_RESPONSE_EXTRA_MAX]; /* header lines added to the block (206 only) */
 };
 
 /**

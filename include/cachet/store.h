@@ -13,27 +13,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cachet/blob.h"
+#include "cachet/cache_policy.h"
+#include "cachet/encoding.h"
 #include "cachet/etag.h"
 
 /** Offset of the 29-byte Date value inside every preformatted block: "HTTP/1.1 NNN ...\r\nDate: ".
  *  Each block records its own offset; the status lines differ in length. */
 #define CACHET_BLOCK_DATE_NAME "Date: "
-
-/**
- * File bytes and the validators computed from them. Shared between generations, so a rescan that
- * finds a file unchanged (same device, inode, size, mtime) reuses its bytes and ETag instead of
- * reading and hashing it again. Freed when the last generation holding it is freed.
- */
-struct cachet_blob {
-	atomic_uint refs;
-	dev_t dev;
-	ino_t ino;
-	int64_t mtime_ns;
-	size_t len;
-	char etag[CACHET_ETAG_MAX];
-	size_t etag_len;
-	unsigned char data[];
-};
 
 /** A header block formatted once at load. It ends after the last header line's CRLF: the sender
  *  appends the blank line (or a Connection line and the blank line). */
@@ -44,14 +31,18 @@ struct cachet_block {
 	bool closes;       /* the block itself says "Connection: close" */
 };
 
-/** One representation of a resource: its body and the blocks that announce it. */
+/** One representation of a resource (identity or a coded variant): its body and the blocks that
+ *  announce it. All of a resource's blocks carry the same Cache-Control, and Vary when the
+ *  resource has variants. */
 struct cachet_repr {
-	const unsigned char *body;
+	const unsigned char *body; /* in the blob */
 	size_t body_len;
-	const char *etag; /* points into the blob */
+	const char *etag; /* in the blob */
 	size_t etag_len;
-	struct cachet_block ok;           /* 200 */
-	struct cachet_block not_modified; /* 304 */
+	struct cachet_block ok;      /* 200 */
+	struct cachet_block partial; /* 206 without Content-Range/Content-Length (per request) */
+	struct cachet_block not_modified;  /* 304 */
+	struct cachet_block unsatisfiable; /* 416 with Content-Range: bytes *\/N */
 };
 
 enum cachet_entry_kind {
@@ -68,7 +59,9 @@ struct cachet_entry {
 	int64_t last_modified; /* seconds; clamped to the build time */
 	const char *content_type;
 	struct cachet_blob *blob; /* NULL for a redirect */
-	struct cachet_repr identity;
+	const char *cache_control;
+	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
+	struct cachet_repr repr[CACHET_CODING_COUNT];
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
 };
@@ -95,6 +88,8 @@ struct cachet_store {
 	size_t files; /* regular files loaded (aliases and redirects not counted) */
 	size_t bytes; /* their total size */
 	struct cachet_error errors[CACHET_N_ERRORS];
+	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
+	unsigned n_prefs;
 };
 
 /** Limits for a build. */
@@ -102,6 +97,10 @@ struct cachet_store_options {
 	uint64_t generation;
 	size_t max_bytes; /* total content bytes; 0 = no limit */
 	size_t max_files; /* 0 = no limit */
+	/* codings to offer, in order of preference (identity implied last); none: identity only */
+	const enum cachet_coding *codings;
+	unsigned n_codings;
+	const struct cachet_cache_policy *cache; /* NULL: the defaults */
 };
 
 /**

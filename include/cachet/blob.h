@@ -1,0 +1,70 @@
+/* blob.h - a file's bytes, its ETag, and its coded variants (gzip/br/zstd), shared between
+ * generations: a rescan that finds a file and its sidecars unchanged reuses the blob instead of
+ * reading, hashing and compressing again. */
+#ifndef CACHET_BLOB_H
+#define CACHET_BLOB_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cachet/encoding.h"
+#include "cachet/etag.h"
+
+/** What identifies an unchanged file: device, inode, size, mtime. All zero: no such file. */
+struct cachet_file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+};
+
+/** One coded variant: made at load, or read from NAME.gz / NAME.br / NAME.zst beside the file. */
+struct cachet_variant {
+	unsigned char *data; /* NULL: no variant for this coding */
+	size_t len;
+	char
+	    etag[CACHET_ETAG_MAX]; /* "<identity hex>-<variant hex8>-<coding>": strong, per bytes */
+	size_t etag_len;
+	struct cachet_file_sig sidecar; /* the sidecar it was read from, or all zero */
+};
+
+struct cachet_blob {
+	atomic_uint refs;
+	struct cachet_file_sig sig;
+	unsigned wanted;    /* codings asked for when built (bitmask), for reuse */
+	unsigned available; /* codings with a variant (bitmask); identity is always there */
+	size_t len;
+	char etag[CACHET_ETAG_MAX];
+	size_t etag_len;
+	struct cachet_variant variants[CACHET_CODING_COUNT]; /* [CACHET_CODING_IDENTITY] unused */
+	unsigned char data[];
+};
+
+/** How to load one file. */
+struct cachet_blob_source {
+	int dfd;          /* its directory */
+	const char *name; /* its name in dfd */
+	int fd;           /* open for reading */
+	const struct stat *st;
+	unsigned wanted; /* codings to offer (bitmask): 0 for types not worth compressing */
+};
+
+/**
+ * Loads a file, or reuses prev (may be NULL) when the file, its sidecars and the wanted codings
+ * are all unchanged. A sidecar (regular file, not a link) wins over compressing; a variant is
+ * kept only when meaningfully smaller (cachet_compress_worth_it). Returns 0 with a reference in
+ * *out, or -errno.
+ */
+int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *prev,
+                     struct cachet_blob **out);
+
+/** Signature of a stat result. */
+struct cachet_file_sig cachet_blob_sig(const struct stat *st);
+
+void cachet_blob_ref(struct cachet_blob *b);
+void cachet_blob_unref(struct cachet_blob *b);
+
+#endif

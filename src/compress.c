@@ -1,0 +1,79 @@
+/* compress.c - one-shot compression with zlib, libbrotli and libzstd. */
+#include "cachet/compress.h"
+
+#include <brotli/encode.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define GZIP_LEVEL 9
+#define BR_QUALITY 9
+#define ZSTD_LEVEL 15
+
+static int gzip_compress(const void *in, size_t len, unsigned char *out, size_t *out_len)
+{
+	z_stream z = {0};
+	/* windowBits 15 + 16: a gzip wrapper rather than zlib's */
+	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -EINVAL;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = out;
+	z.avail_out = (uInt)*out_len;
+	int rc = deflate(&z, Z_FINISH);
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return rc == Z_STREAM_END ? 0 : -EINVAL;
+}
+
+int cachet_compress(enum cachet_coding coding, const void *in, size_t len, unsigned char **out,
+                    size_t *out_len)
+{
+	size_t cap;
+	switch (coding) {
+	case CACHET_CODING_GZIP:
+		if (len > UINT32_MAX / 2)
+			return -EINVAL; /* zlib's counters are 32-bit */
+		cap = compressBound((uLong)len) + 32;
+		break;
+	case CACHET_CODING_BR:
+		cap = BrotliEncoderMaxCompressedSize(len);
+		break;
+	case CACHET_CODING_ZSTD:
+		cap = ZSTD_compressBound(len);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (cap == 0)
+		return -EINVAL;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	size_t n = cap;
+	int rc = 0;
+	if (coding == CACHET_CODING_GZIP) {
+		rc = gzip_compress(in, len, buf, &n);
+	} else if (coding == CACHET_CODING_BR) {
+		if (!BrotliEncoderCompress(BR_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC,
+		                           len, in, &n, buf))
+			rc = -EINVAL;
+	} else {
+		n = ZSTD_compress(buf, cap, in, len, ZSTD_LEVEL);
+		if (ZSTD_isError(n))
+			rc = -EINVAL;
+	}
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*out_len = n;
+	return 0;
+}
+
+int cachet_compress_worth_it(size_t id_len, size_t var_len)
+{
+	return var_len + 64 <= id_len && var_len <= id_len - id_len / 10;
+}
