@@ -227,7 +227,7 @@ static struct cachet_store *gen_pin(struct worker *w)
 }
 
 /* Called from the send's completion: the memory of gen is no longer referenced by it. */
-static void gen_unpin(struct worker *w, struct cachet_store *gen)
+static void gen_unpin(struct worker *w, const struct cachet_store *gen)
 {
 	if (gen == w->gen) {
 		w->gen_sends--;
@@ -235,12 +235,13 @@ static void gen_unpin(struct worker *w, struct cachet_store *gen)
 	}
 	for (unsigned i = 0; i < RETIRED_MAX; i++) {
 		struct gen_pin *p = &w->retired[i];
-		if (p->gen == gen && --p->sends == 0) {
+		if (p->gen != gen)
+			continue;
+		if (--p->sends == 0) { /* the last send into a retired generation: let it go */
 			cachet_store_unref(p->gen);
 			p->gen = NULL;
 		}
-		if (p->gen == gen || !p->gen)
-			continue;
+		return;
 	}
 }
 
