@@ -7,9 +7,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define GZIP_LEVEL 9
+#define GZIP_LEVEL 6
 #define BR_QUALITY 9
-#define ZSTD_LEVEL 15
+#define ZSTD_LEVEL 12
 
 static int gzip_compress(const void *in, size_t len, unsigned char *out, size_t *out_len)
 {
