@@ -48,7 +48,7 @@ static int die(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("cachet: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized): as in store.c
 	fputc('\n', stderr);
 	va_end(ap);
 	return 2;

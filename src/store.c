@@ -70,7 +70,8 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 	char tmp[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	/* clang 14's analyzer loses track of va_start here (a known false positive) */
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -E2BIG;
@@ -447,11 +448,9 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	int rc = scan_dir(&s, dfd, path, 0);
 	close(dfd);
 	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
-	if (rc == 0 && !st)
-		rc = fail(&s, -ENOMEM, "out of memory for", "the store");
-	if (rc < 0) {
+	if (!st) {
 		entries_free(s.v, s.n);
-		return rc;
+		return rc < 0 ? rc : fail(&s, -ENOMEM, "out of memory for", "the store");
 	}
 	atomic_init(&st->refs, 1);
 	st->generation = opt->generation;
