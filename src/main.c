@@ -247,10 +247,8 @@ static void signals_wait(struct server *s, const sigset_t *set)
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(set, &si);
-		if (sig == SIGHUP) /* from `cachet --reload` (sigqueue, a nonce) or a plain kill */
-			cachet_reloader_request(&s->reloader, si.si_code == SI_QUEUE
-			                                          ? (uint32_t)si.si_value.sival_int
-			                                          : 0);
+		if (sig == SIGHUP) /* from `cachet --reload` or a plain kill: rescan */
+			cachet_reloader_request(&s->reloader);
 		else if (sig == SIGTERM || sig == SIGINT)
 			return;
 	}

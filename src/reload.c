@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,11 +30,16 @@
 #define CLIENT_POLL_NS 20000000L
 #define CLIENT_WAIT_S  120
 
-static int64_t mono_ms(void)
+static int64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t mono_ms(void)
+{
+	return mono_ns() / 1000000;
 }
 
 static void sleep_ns(long ns)
@@ -54,12 +58,12 @@ struct outcome {
 	uint64_t generation;
 	size_t files, bytes, added, changed, removed;
 	int64_t ms;
+	int64_t started_ns; /* CLOCK_MONOTONIC (system-wide) when the rescan began */
 	char error[512];
 };
 
 /* Written atomically (temporary file + rename) so a --reload client never reads half of it. */
-static void status_write(struct cachet_reloader *r, const struct outcome *o, const uint32_t *nonces,
-                         unsigned n)
+static void status_write(struct cachet_reloader *r, const struct outcome *o)
 {
 	if (!r->status_path[0])
 		return;
@@ -70,12 +74,10 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o, con
 		return;
 	fprintf(f,
 	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	        "changed=%zu\nremoved=%zu\nms=%lld\nerror=%s\nrequests=",
+	        "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
 	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
-	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms, o->error);
-	for (unsigned i = 0; i < n; i++)
-		fprintf(f, "%s%u", i ? "," : "", nonces[i]);
-	fputc('\n', f);
+	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
+	        (long long)o->started_ns, o->error);
 	if (fclose(f) == 0)
 		rename(tmp, r->status_path);
 }
@@ -115,14 +117,14 @@ static void acks_wait(struct cachet_reloader *r, uint64_t gen)
 	}
 }
 
-static void rescan(struct cachet_reloader *r, const uint32_t *nonces, unsigned n)
+static void rescan(struct cachet_reloader *r)
 {
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_ms(), started_ns = mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
 	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
 	opt.generation = r->generation + 1;
-	struct outcome o = {.generation = r->generation};
+	struct outcome o = {.generation = r->generation, .started_ns = started_ns};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
 	r->rescans++;
 	if (rc < 0) {
@@ -132,7 +134,7 @@ static void rescan(struct cachet_reloader *r, const uint32_t *nonces, unsigned n
 		fprintf(stderr,
 		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
 		        (long long)o.ms, o.error, (unsigned long long)r->generation);
-		status_write(r, &o, nonces, n);
+		status_write(r, &o);
 		return;
 	}
 	diff_count(old, new, &o);
@@ -150,26 +152,21 @@ static void rescan(struct cachet_reloader *r, const uint32_t *nonces, unsigned n
 	        "%zu bytes, %lld ms\n",
 	        (unsigned long long)o.generation, o.added, o.changed, o.removed, o.files, o.bytes,
 	        (long long)o.ms);
-	status_write(r, &o, nonces, n);
+	status_write(r, &o);
 }
 
 static void *reloader_main(void *arg)
 {
 	struct cachet_reloader *r = arg;
-	uint32_t nonces[CACHET_RELOAD_NONCES_MAX];
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		while (!r->pending && !r->stop)
 			pthread_cond_wait(&r->cond, &r->lock);
 		if (r->stop)
 			break;
-		/* every request so far is answered by this one rescan (coalescing) */
-		r->pending = false;
-		unsigned n = r->n_nonces;
-		memcpy(nonces, r->nonces, n * sizeof(*nonces));
-		r->n_nonces = 0;
+		r->pending = false; /* every request so far is answered by this one rescan */
 		pthread_mutex_unlock(&r->lock);
-		rescan(r, nonces, n);
+		rescan(r);
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -192,12 +189,10 @@ int cachet_reloader_start(struct cachet_reloader *r, const struct cachet_config 
 	return -pthread_create(&r->thread, NULL, reloader_main, r);
 }
 
-void cachet_reloader_request(struct cachet_reloader *r, uint32_t nonce)
+void cachet_reloader_request(struct cachet_reloader *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->pending = true;
-	if (nonce && r->n_nonces < CACHET_RELOAD_NONCES_MAX)
-		r->nonces[r->n_nonces++] = nonce;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -227,8 +222,14 @@ static long pid_read(const char *pid_file)
 	return pid;
 }
 
-/* Reads the status file; returns true when it answers nonce, filling ok and the text. */
-static bool status_answers(const char *path, uint32_t nonce, bool *ok, char *text, size_t textlen)
+static long long field(const char *text, const char *name)
+{
+	const char *p = strstr(text, name);
+	return p ? strtoll(p + strlen(name), NULL, 10) : -1;
+}
+
+/* Reads the status file; true when it reports a rescan that started at or after since_ns. */
+static bool status_answers(const char *path, int64_t since_ns, bool *ok, char *text, size_t textlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -236,25 +237,10 @@ static bool status_answers(const char *path, uint32_t nonce, bool *ok, char *tex
 	size_t n = fread(text, 1, textlen - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	const char *req = strstr(text, "\nrequests=");
-	if (!req)
+	if (field(text, "\nstarted_ns=") < since_ns)
 		return false;
-	char want[16];
-	int wl = snprintf(want, sizeof(want), "%u", nonce);
-	for (const char *p = req + 10; *p && *p != '\n';) {
-		if (strncmp(p, want, (size_t)wl) == 0 && (p[wl] == ',' || p[wl] == '\n'))
-			return *ok = strstr(text, "\nok=1\n") != NULL, true;
-		p += strcspn(p, ",\n");
-		if (*p == ',')
-			p++;
-	}
-	return false;
-}
-
-static long field(const char *text, const char *name)
-{
-	const char *p = strstr(text, name);
-	return p ? strtol(p + strlen(name), NULL, 10) : -1;
+	*ok = strstr(text, "\nok=1\n") != NULL;
+	return true;
 }
 
 int cachet_reload_client(const char *pid_file)
@@ -264,11 +250,10 @@ int cachet_reload_client(const char *pid_file)
 		fprintf(stderr, "cachet: no server running (no pid in %s)\n", pid_file);
 		return 2;
 	}
-	uint32_t nonce = 0;
-	while (nonce == 0 && getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
-		nonce = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL);
-	union sigval v = {.sival_int = (int)nonce};
-	if (sigqueue((pid_t)pid, SIGHUP, v) < 0) {
+	/* Any rescan that starts after this moment sees the caller's changes, even if this SIGHUP
+	 * is merged with one already pending or coalesced into a rescan already asked for. */
+	int64_t since = mono_ns();
+	if (kill((pid_t)pid, SIGHUP) < 0) {
 		fprintf(stderr, "cachet: no server running (pid %ld from %s: %s)\n", pid, pid_file,
 		        strerror(errno));
 		return 2;
@@ -277,7 +262,7 @@ int cachet_reload_client(const char *pid_file)
 	cachet_reload_status_path(pid_file, path, sizeof(path));
 	int64_t deadline = mono_ms() + CLIENT_WAIT_S * 1000;
 	bool ok = false;
-	while (!status_answers(path, nonce, &ok, text, sizeof(text))) {
+	while (!status_answers(path, since, &ok, text, sizeof(text))) {
 		if (kill((pid_t)pid, 0) < 0 || mono_ms() > deadline) {
 			fprintf(stderr, "cachet: server %ld did not report the reload\n", pid);
 			return 2;
@@ -290,8 +275,8 @@ int cachet_reload_client(const char *pid_file)
 		        e ? e + 7 : "");
 		return 1;
 	}
-	printf("cachet: reloaded: generation %ld, %ld files, %ld bytes (%ld added, %ld changed, "
-	       "%ld removed) in %ld ms\n",
+	printf("cachet: reloaded: generation %lld, %lld files, %lld bytes (%lld added, %lld changed, "
+	       "%lld removed) in %lld ms\n",
 	       field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
 	       field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
 	       field(text, "\nms="));

@@ -84,7 +84,7 @@ static void *watch_main(void *arg)
 		if (n == 0 && dirty) {
 			dirty = false;
 			rewatch(w);
-			cachet_reloader_request(w->reloader, 0);
+			cachet_reloader_request(w->reloader);
 		}
 	}
 	return NULL;

@@ -10,9 +10,6 @@
 #include "cachet/config.h"
 #include "cachet/worker.h"
 
-/** Nonces of --reload requests remembered until the rescan that answers them is written out. */
-#define CACHET_RELOAD_NONCES_MAX 32
-
 struct cachet_reloader {
 	const struct cachet_config *cfg;
 	struct cachet_shared *shared;
@@ -24,8 +21,7 @@ struct cachet_reloader {
 	pthread_cond_t cond;
 	bool pending; /* a rescan was asked for; several requests coalesce into one */
 	bool stop;
-	uint32_t nonces[CACHET_RELOAD_NONCES_MAX]; /* --reload clients waiting for this rescan */
-	unsigned n_nonces;
+
 	/* reloader-thread only */
 	uint64_t generation;
 	uint64_t rescans; /* finished rescans, good or failed */
@@ -37,9 +33,9 @@ int cachet_reloader_start(struct cachet_reloader *r, const struct cachet_config 
                           struct cachet_shared *shared, struct cachet_worker *workers,
                           unsigned n_workers);
 
-/** Asks for a rescan (from the main thread, on SIGHUP). nonce identifies a --reload client, or 0.
+/** Asks for a rescan (from the main thread on SIGHUP, or the --watch thread).
  */
-void cachet_reloader_request(struct cachet_reloader *r, uint32_t nonce);
+void cachet_reloader_request(struct cachet_reloader *r);
 
 /** Stops the reload thread, waiting for a rescan in progress to finish. */
 void cachet_reloader_stop(struct cachet_reloader *r);
@@ -48,9 +44,10 @@ void cachet_reloader_stop(struct cachet_reloader *r);
 void cachet_reload_status_path(const char *pid_file, char *out, size_t outlen);
 
 /**
- * `cachet --reload`: sends SIGHUP (with a nonce) to the server named by pid_file, waits for the
- * status of the rescan that covers it, prints it. Returns the exit status: 0 reloaded, 1 the rescan
- * failed (the old content keeps serving), 2 no server is running.
+ * `cachet --reload`: sends SIGHUP to the server named by pid_file, waits for the status of a
+ * rescan that started after the signal was sent (one that certainly saw the caller's changes,
+ * however SIGHUPs were merged or coalesced), prints it. Returns the exit status: 0 reloaded, 1 the
+ * rescan failed (the old content keeps serving), 2 no server is running.
  */
 int cachet_reload_client(const char *pid_file);
 
