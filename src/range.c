@@ -143,7 +143,7 @@ static int resolve(const struct spec *s, uint64_t size, uint64_t *first, uint64_
 int cachet_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
 {
 	struct cursor c = {v, len, 0};
-	struct spec s;
+	struct spec s = {0}; /* gcc -O3 cannot see scan_set() always sets it */
 
 	skip_ows(&c);
 	if (!scan_unit(&c) || !scan_set(&c, &s))
