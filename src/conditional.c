@@ -36,11 +36,6 @@ enum cachet_cond cachet_conditional_evaluate(const struct cachet_request *req,
 	return CACHET_COND_PROCEED;
 }
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 bool cachet_conditional_if_range(const struct cachet_request *req,
                                  const struct cachet_validators *v)
 {
@@ -51,11 +46,11 @@ bool cachet_conditional_if_range(const struct cachet_request *req,
 		return true;
 	if (req->n_if_range != 1)
 		return false;
-	while (s.len && is_ows(s.p[0])) {
+	while (s.len && cachet_span_is_ows(s.p[0])) {
 		s.p++;
 		s.len--;
 	}
-	while (s.len && is_ows(s.p[s.len - 1]))
+	while (s.len && cachet_span_is_ows(s.p[s.len - 1]))
 		s.len--;
 	/* An entity-tag starts with DQUOTE or "W/"; an HTTP-date with a day name. A weak tag
 	 * fails the strong comparison, as §13.1.5 requires. */

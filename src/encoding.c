@@ -38,27 +38,11 @@ const char *cachet_encoding_suffix(enum cachet_coding c)
 	return (unsigned)c < CACHET_CODING_COUNT ? suffixes[c] : NULL;
 }
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static bool is_tchar(char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 		return true;
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static struct cachet_span trim_ows(struct cachet_span s)
-{
-	while (s.len && is_ows(s.p[0])) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len && is_ows(s.p[s.len - 1]))
-		s.len--;
-	return s;
 }
 
 static char lower(char c)
@@ -121,14 +105,14 @@ static int parse_qvalue(struct cachet_span s)
 /* Reads what follows the coding token: nothing (q=1) or exactly OWS ";" OWS "q=" qvalue. */
 static int parse_weight(struct cachet_span rest)
 {
-	rest = trim_ows(rest);
+	rest = cachet_span_trim_ows(rest);
 	if (rest.len == 0)
 		return Q_ONE;
 	if (rest.p[0] != ';')
 		return -1;
 	rest.p++;
 	rest.len--;
-	rest = trim_ows(rest);
+	rest = cachet_span_trim_ows(rest);
 	if (rest.len < 2 || lower(rest.p[0]) != 'q' || rest.p[1] != '=')
 		return -1;
 	rest.p += 2;
@@ -175,7 +159,7 @@ static void read_line(struct weights *w, struct cachet_span line)
 
 		if (i < line.len && line.p[i] != ',')
 			continue;
-		e = trim_ows(e);
+		e = cachet_span_trim_ows(e);
 		if (e.len)
 			read_element(w, e);
 		start = i + 1;
@@ -237,9 +221,9 @@ unsigned cachet_encoding_negotiate(const struct cachet_field_list *accept, unsig
 /* Reads one name of a --compress list; -EINVAL when unknown or already in out[0..n). */
 static int parse_name(struct cachet_span s, const enum cachet_coding *out, unsigned n)
 {
-	unsigned k = classify(trim_ows(s)), i;
+	unsigned k = classify(cachet_span_trim_ows(s)), i;
 
-	if (k >= CACHET_CODING_COUNT || span_ieq(trim_ows(s), "x-gzip"))
+	if (k >= CACHET_CODING_COUNT || span_ieq(cachet_span_trim_ows(s), "x-gzip"))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (out[i] == (enum cachet_coding)k)
@@ -254,7 +238,7 @@ int cachet_encoding_parse_list(const char *list, enum cachet_coding *out, unsign
 	size_t start = 0, i;
 	unsigned n = 0;
 
-	if (trim_ows(all).len == 0)
+	if (cachet_span_trim_ows(all).len == 0)
 		return 0;
 	for (i = 0; i <= all.len; i++) {
 		struct cachet_span s = {list + start, i - start};

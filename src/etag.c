@@ -29,11 +29,6 @@ static bool is_etagc(unsigned char c)
 	return c == 0x21 || (c >= 0x23 && c != 0x7f);
 }
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /*
  * Reads one entity-tag at s[*pos..len). On success advances *pos past the closing quote and
  * returns the opaque-tag (quotes included) in *opaque and whether it was weak in *weak.
@@ -87,17 +82,6 @@ bool cachet_etag_equal(const char *a, size_t alen, const char *b, size_t blen, b
 	return opaque_equal(&oa, &ob);
 }
 
-static struct cachet_span trim_ows(struct cachet_span s)
-{
-	while (s.len && is_ows(s.p[0])) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len && is_ows(s.p[s.len - 1]))
-		s.len--;
-	return s;
-}
-
 /* "*" counts only as the entire field value: one non-empty line holding just "*". */
 static bool is_star(const struct cachet_field_list *list)
 {
@@ -105,7 +89,7 @@ static bool is_star(const struct cachet_field_list *list)
 	unsigned i;
 
 	for (i = 0; i < list->n; i++) {
-		struct cachet_span t = trim_ows(list->line[i]);
+		struct cachet_span t = cachet_span_trim_ows(list->line[i]);
 
 		if (t.len == 0)
 			continue;
@@ -129,13 +113,13 @@ static enum scan_result scan_line(struct cachet_span line, const struct cachet_s
 		bool weak;
 
 		/* Empty elements and the OWS around them are skipped. */
-		while (pos < line.len && (is_ows(line.p[pos]) || line.p[pos] == ','))
+		while (pos < line.len && (cachet_span_is_ows(line.p[pos]) || line.p[pos] == ','))
 			pos++;
 		if (pos == line.len)
 			return SCAN_END;
 		if (!scan_tag(line.p, line.len, &pos, &opaque, &weak))
 			return SCAN_BAD;
-		while (pos < line.len && is_ows(line.p[pos]))
+		while (pos < line.len && cachet_span_is_ows(line.p[pos]))
 			pos++;
 		if (pos < line.len && line.p[pos] != ',')
 			return SCAN_BAD;

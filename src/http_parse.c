@@ -151,11 +151,6 @@ static bool is_tchar(char c)
 	return tchar[(unsigned char)c];
 }
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -189,11 +184,7 @@ static bool at_crlf(const struct cursor *c)
 
 static struct cachet_span trim_ows(const char *p, const char *end)
 {
-	while (p < end && is_ows(*p))
-		p++;
-	while (end > p && is_ows(end[-1]))
-		end--;
-	return (struct cachet_span){.p = p, .len = (size_t)(end - p)};
+	return cachet_span_trim_ows((struct cachet_span){.p = p, .len = (size_t)(end - p)});
 }
 
 /**

@@ -5,6 +5,7 @@
 #endif
 #include "cachet/httpdate.h"
 
+#include "cachet/span.h"
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -203,11 +204,6 @@ static bool parse_asctime(const char *s, size_t len, struct date *dt)
 	       get_digits(s + 20, 4, &dt->year);
 }
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /*
  * The day name is checked to be a valid name but not against the actual weekday: a mismatch
  * is a sender's bug that does not make the timestamp itself ambiguous.
@@ -216,13 +212,10 @@ int cachet_httpdate_parse(const char *s, size_t len, int64_t *t)
 {
 	struct date dt = {0};
 	bool ok;
+	struct cachet_span v = cachet_span_trim_ows((struct cachet_span){.p = s, .len = len});
 
-	while (len && is_ows(s[0])) {
-		s++;
-		len--;
-	}
-	while (len && is_ows(s[len - 1]))
-		len--;
+	s = v.p;
+	len = v.len;
 	if (len < 4)
 		return -EINVAL;
 	if (s[3] == ',')

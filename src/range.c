@@ -1,6 +1,7 @@
 /* range.c - single byte-range parsing (RFC 9110 §14.1-14.4) and Content-Range formatting. */
 #include "cachet/range.h"
 
+#include "cachet/span.h"
 #include <stdbool.h>
 #include <string.h>
 
@@ -13,14 +14,9 @@ struct cursor {
 	size_t i;
 };
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static void skip_ows(struct cursor *c)
 {
-	while (c->i < c->len && is_ows(c->p[c->i]))
+	while (c->i < c->len && cachet_span_is_ows(c->p[c->i]))
 		c->i++;
 }
 

@@ -275,10 +275,11 @@ int cachet_reload_client(const char *pid_file)
 		        e ? e + 7 : "");
 		return 1;
 	}
-	printf("cachet: reloaded: generation %lld, %lld files, %lld bytes (%lld added, %lld changed, "
-	       "%lld removed) in %lld ms\n",
-	       field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
-	       field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
-	       field(text, "\nms="));
+	printf(
+	    "cachet: reloaded: generation %lld, %lld files, %lld bytes (%lld added, %lld changed, "
+	    "%lld removed) in %lld ms\n",
+	    field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
+	    field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
+	    field(text, "\nms="));
 	return 0;
 }

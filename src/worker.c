@@ -815,10 +815,10 @@ static int ring_setup(struct worker *w)
 		                             .cq_entries = CQ_ENTRIES};
 		rc = io_uring_queue_init_params(SQ_ENTRIES, &w->ring, &p);
 	}
-		if (rc < 0)
+	if (rc < 0)
 		return rc;
-	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call. Optional:
-	 * without it (old kernels) the plain fd works the same. */
+	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call.
+	 * Optional: without it (old kernels) the plain fd works the same. */
 	io_uring_register_ring_fd(&w->ring);
 	/* liburing 2.3 has no io_uring_setup_buf_ring(): map a page-aligned ring and register it.
 	 */

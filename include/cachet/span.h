@@ -2,6 +2,7 @@
 #ifndef CACHET_SPAN_H
 #define CACHET_SPAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** A view into memory owned by someone else (usually a receive buffer). Never NUL-terminated. */
@@ -10,7 +11,8 @@ struct cachet_span {
 	size_t len;
 };
 
-/** Upper bound on field lines kept for one list-valued header; extra lines are counted, not kept. */
+/** Upper bound on field lines kept for one list-valued header; extra lines are counted, not kept.
+ */
 #define CACHET_FIELD_LINES_MAX 8
 
 /**
@@ -19,8 +21,26 @@ struct cachet_span {
  */
 struct cachet_field_list {
 	struct cachet_span line[CACHET_FIELD_LINES_MAX];
-	unsigned n;	  /* lines kept in line[] */
+	unsigned n;       /* lines kept in line[] */
 	unsigned dropped; /* lines seen beyond CACHET_FIELD_LINES_MAX */
 };
+
+/** Optional whitespace (RFC 9110 §5.6.3): SP or HTAB. */
+static inline bool cachet_span_is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/** The span without leading and trailing OWS. */
+static inline struct cachet_span cachet_span_trim_ows(struct cachet_span s)
+{
+	while (s.len && cachet_span_is_ows(s.p[0])) {
+		s.p++;
+		s.len--;
+	}
+	while (s.len && cachet_span_is_ows(s.p[s.len - 1]))
+		s.len--;
+	return s;
+}
 
 #endif
