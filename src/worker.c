@@ -51,12 +51,19 @@ enum op {
 	OP_TICK,
 };
 
-#define RECV_BUF_SIZE  8192u /* one provided buffer; a typical request fits many times over */
-#define RECV_BUF_COUNT 512u  /* per worker; power of two */
+/* Tunables. Each may be overridden with -D at build time to measure a variant (bench/ab). */
+#ifndef RECV_BUF_SIZE /* one provided buffer; a typical request fits many times over */
+#define RECV_BUF_SIZE 8192u
+#endif
+#ifndef RECV_BUF_COUNT /* per worker; power of two */
+#define RECV_BUF_COUNT 512u
+#endif
 #define BUF_GROUP      0
 #define IO_BUF_SIZE    32768u /* a connection's pending-input or output buffer */
 #define POOL_KEEP      256u   /* free IO buffers a worker keeps for reuse */
-#define COPY_BODY_MAX  16384u /* bodies up to this are copied next to their head (one send) */
+#ifndef COPY_BODY_MAX /* bodies up to this are copied next to their head (one send) */
+#define COPY_BODY_MAX 16384u
+#endif
 #define PAUSE_INPUT    16384u /* unanswered input beyond this stops receiving until drained */
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
@@ -819,7 +826,9 @@ static int ring_setup(struct worker *w)
 		return rc;
 	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call.
 	 * Optional: without it (old kernels) the plain fd works the same. */
+#ifndef CACHET_NO_RING_FD /* for A/B measurement (bench/ab) */
 	io_uring_register_ring_fd(&w->ring);
+#endif
 	/* liburing 2.3 has no io_uring_setup_buf_ring(): map a page-aligned ring and register it.
 	 */
 	size_t ring_bytes = RECV_BUF_COUNT * sizeof(struct io_uring_buf);
