@@ -7,6 +7,8 @@
  */
 #include "cachet/http_parse.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Longest method accepted; RFC 9110 §9.1 suggests 501 for methods longer than any implemented. */
@@ -640,13 +642,36 @@ static int check_partial(const char *buf, size_t start, size_t len, size_t last_
 	return 0;
 }
 
+/* The reset below skips the three lists' line arrays in one go: they must stay together. */
+static_assert(offsetof(struct cachet_request, if_match) ==
+                  offsetof(struct cachet_request, if_none_match) + sizeof(struct cachet_field_list),
+              "list fields are contiguous");
+static_assert(offsetof(struct cachet_request, if_modified_since) ==
+                  offsetof(struct cachet_request, accept_encoding) +
+                      sizeof(struct cachet_field_list),
+              "list fields are contiguous");
+
+/* Clears what a parse reports, except the lines of the list fields: their counts say how many
+ * are valid. Clearing those 384 bytes per request was 17% of the parser's time in the pipelined
+ * 304 benchmark (perf annotate: rep stos). */
+static void request_reset(struct cachet_request *req)
+{
+	size_t tail = offsetof(struct cachet_request, if_modified_since);
+
+	memset(req, 0, offsetof(struct cachet_request, if_none_match));
+	req->if_none_match.n = req->if_none_match.dropped = 0;
+	req->if_match.n = req->if_match.dropped = 0;
+	req->accept_encoding.n = req->accept_encoding.dropped = 0;
+	memset((char *)req + tail, 0, sizeof(*req) - tail);
+}
+
 int cachet_http_parse_request(const char *buf, size_t len, size_t last_len,
                               struct cachet_request *req, int *status)
 {
 	size_t start = 0;
 	int st;
 
-	memset(req, 0, sizeof(*req));
+	request_reset(req);
 	if (last_len > len)
 		last_len = len;
 	st = skip_empty_lines(buf, len, &start);
