@@ -58,16 +58,18 @@ enum op {
 #ifndef RECV_BUF_SIZE
 #define RECV_BUF_SIZE 4096u
 #endif
-#ifndef RECV_BUF_COUNT /* per worker; power of two */
+/* per worker; power of two */
+#ifndef RECV_BUF_COUNT
 #define RECV_BUF_COUNT 512u
 #endif
-#define BUF_GROUP      0
-#define IO_BUF_SIZE    32768u /* a connection's pending-input or output buffer */
-#define POOL_KEEP      256u   /* free IO buffers a worker keeps for reuse */
-#ifndef COPY_BODY_MAX /* bodies up to this are copied next to their head (one send) */
+#define BUF_GROUP   0
+#define IO_BUF_SIZE 32768u /* a connection's pending-input or output buffer */
+#define POOL_KEEP   256u   /* free IO buffers a worker keeps for reuse */
+/* bodies up to this are copied next to their head (one send) */
+#ifndef COPY_BODY_MAX
 #define COPY_BODY_MAX 16384u
 #endif
-#define PAUSE_INPUT    16384u /* unanswered input beyond this stops receiving until drained */
+#define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
 #define PIPELINE_MAX  (1u << 20)
@@ -91,6 +93,7 @@ enum conn_flag {
 	RECV_PAUSED = 1u << 5,      /* too much unanswered input: recv cancelled */
 	NEED_RECV = 1u << 6,        /* (re-)arm the recv at the next flush */
 	DIRTY = 1u << 7,            /* on the flush list */
+	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
 };
 
 struct conn {
@@ -628,6 +631,7 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	c->fd = cqe->res;
+	c->flags |= OPEN;
 	c->t_prev = c->t_next = NIL;
 	timer_set(w, c, T_HEADER);
 	recv_arm(w, c);
@@ -827,9 +831,10 @@ static int ring_setup(struct worker *w)
 	}
 	if (rc < 0)
 		return rc;
-	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call.
-	 * Optional: without it (old kernels) the plain fd works the same. */
-#ifndef CACHET_NO_RING_FD /* bench/ab, 304-1k: without it, 2.4% more CPU per request */
+#ifndef CACHET_NO_RING_FD
+	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call
+	 * (bench/ab, 304-1k: without it, 2.4% more CPU per request). Optional: old kernels work
+	 * without it. */
 	io_uring_register_ring_fd(&w->ring);
 #endif
 	/* liburing 2.3 has no io_uring_setup_buf_ring(): map a page-aligned ring and register it.
@@ -899,7 +904,7 @@ static void stop_begin(struct worker *w)
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
 	for (uint32_t i = 0; i < w->used_conns; i++) {
 		struct conn *c = &w->conns[i];
-		if (c->flags & CLOSING || (c->fd == 0 && c->flags == 0))
+		if (!(c->flags & OPEN) || (c->flags & CLOSING))
 			continue;
 		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 && !c->discard)
 			conn_close(w, c);
@@ -912,7 +917,7 @@ static void worker_cleanup(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->used_conns; i++) {
 		struct conn *c = &w->conns[i];
-		if (c->fd > 0 && !(c->flags & CLOSING) && (c->flags || c->in || c->out))
+		if ((c->flags & OPEN) && !(c->flags & CLOSING))
 			close(c->fd);
 		free(c->in);
 		free(c->out);
