@@ -68,7 +68,8 @@ static int group_setup(void **state)
 	const struct cachet_entry *e = cachet_store_lookup(store, "/a.txt", 6);
 	if (!e || e->repr[CACHET_CODING_IDENTITY].etag_len >= sizeof(tag_a))
 		return -1;
-	memcpy(tag_a, e->repr[CACHET_CODING_IDENTITY].etag, e->repr[CACHET_CODING_IDENTITY].etag_len);
+	memcpy(tag_a, e->repr[CACHET_CODING_IDENTITY].etag,
+	       e->repr[CACHET_CODING_IDENTITY].etag_len);
 	tag_a[e->repr[CACHET_CODING_IDENTITY].etag_len] = '\0';
 	return 0;
 }

@@ -256,7 +256,8 @@ static void test_etag_deterministic(void **state)
 	char tag1[CACHET_ETAG_MAX];
 	const struct cachet_entry *x = must(st, "/x.txt");
 	assert_true(x->repr[CACHET_CODING_IDENTITY].etag_len < sizeof(tag1));
-	memcpy(tag1, x->repr[CACHET_CODING_IDENTITY].etag, x->repr[CACHET_CODING_IDENTITY].etag_len);
+	memcpy(tag1, x->repr[CACHET_CODING_IDENTITY].etag,
+	       x->repr[CACHET_CODING_IDENTITY].etag_len);
 	size_t len1 = x->repr[CACHET_CODING_IDENTITY].etag_len;
 	check_etag_format(tag1, len1);
 
@@ -265,10 +266,12 @@ static void test_etag_deterministic(void **state)
 	assert_int_equal(twin->repr[CACHET_CODING_IDENTITY].etag_len, len1);
 	assert_memory_equal(twin->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 	const struct cachet_entry *other = must(st, "/other.txt");
-	check_etag_format(other->repr[CACHET_CODING_IDENTITY].etag, other->repr[CACHET_CODING_IDENTITY].etag_len);
+	check_etag_format(other->repr[CACHET_CODING_IDENTITY].etag,
+	                  other->repr[CACHET_CODING_IDENTITY].etag_len);
 	assert_memory_not_equal(other->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 	const struct cachet_entry *empty = must(st, "/empty.txt");
-	check_etag_format(empty->repr[CACHET_CODING_IDENTITY].etag, empty->repr[CACHET_CODING_IDENTITY].etag_len);
+	check_etag_format(empty->repr[CACHET_CODING_IDENTITY].etag,
+	                  empty->repr[CACHET_CODING_IDENTITY].etag_len);
 	assert_int_equal(empty->repr[CACHET_CODING_IDENTITY].body_len, 0);
 
 	/* The tag is the tag of the bytes, as etag.c makes it. */
@@ -295,7 +298,8 @@ static void test_etag_deterministic(void **state)
 	put(t, "x.txt", "same bytez");
 	st = build(t);
 	x = must(st, "/x.txt");
-	check_etag_format(x->repr[CACHET_CODING_IDENTITY].etag, x->repr[CACHET_CODING_IDENTITY].etag_len);
+	check_etag_format(x->repr[CACHET_CODING_IDENTITY].etag,
+	                  x->repr[CACHET_CODING_IDENTITY].etag_len);
 	assert_memory_not_equal(x->repr[CACHET_CODING_IDENTITY].etag, tag1, len1);
 }
 
@@ -343,13 +347,16 @@ static void test_ok_block(void **state)
 		         strlen(type_cases[i].name));
 		assert_true(has_line(s, line));
 		assert_true(has_line(s, "\r\nLast-Modified: " LM_1994_TEXT "\r\n"));
-		snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
+		snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n",
+		         (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
 		         e->repr[CACHET_CODING_IDENTITY].etag);
 		assert_true(has_line(s, line));
-		check_etag_format(e->repr[CACHET_CODING_IDENTITY].etag, e->repr[CACHET_CODING_IDENTITY].etag_len);
+		check_etag_format(e->repr[CACHET_CODING_IDENTITY].etag,
+		                  e->repr[CACHET_CODING_IDENTITY].etag_len);
 		/* The keep-alive decision belongs to the sender, not the block. */
 		assert_false(has_line(s, "Connection:"));
-		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len, strlen(type_cases[i].name));
+		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len,
+		                 strlen(type_cases[i].name));
 		assert_ptr_equal(e->repr[CACHET_CODING_IDENTITY].body, e->blob->data);
 	}
 }
@@ -366,7 +373,8 @@ static void test_not_modified_block(void **state)
 	const char *s = block_str(b, buf, sizeof(buf));
 	check_date(b);
 	assert_true(strncmp(s, "HTTP/1.1 304 Not Modified\r\nDate: ", 33) == 0);
-	snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n", (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
+	snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n",
+	         (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
 	         e->repr[CACHET_CODING_IDENTITY].etag);
 	assert_true(has_line(s, line));
 	assert_false(has_line(s, "Content-Type"));
@@ -392,7 +400,8 @@ static void test_last_modified_clamped(void **state)
 	cachet_httpdate_format(f->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
 	snprintf(line, sizeof(line), "\r\nLast-Modified: %s\r\n", lm);
-	assert_true(has_line(block_str(&f->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), line));
+	assert_true(
+	    has_line(block_str(&f->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), line));
 	const struct cachet_entry *p = must(st, "/past.txt");
 	assert_int_equal(p->last_modified, (int64_t)now - 86400);
 }
@@ -443,7 +452,8 @@ static void test_symlinks(void **state)
 		}
 		e = must(st, cases[i].path);
 		assert_int_equal(e->repr[CACHET_CODING_IDENTITY].body_len, strlen(cases[i].body));
-		assert_memory_equal(e->repr[CACHET_CODING_IDENTITY].body, cases[i].body, strlen(cases[i].body));
+		assert_memory_equal(e->repr[CACHET_CODING_IDENTITY].body, cases[i].body,
+		                    strlen(cases[i].body));
 	}
 	/* The link is served under its own name: its extension gives the type. */
 	assert_string_equal(must(st, "/rel-link.txt")->content_type, "text/plain; charset=utf-8");
@@ -634,7 +644,8 @@ static void test_blob_reuse(void **state)
 	assert_memory_equal(grow2->repr[CACHET_CODING_IDENTITY].body, "longer now", 10);
 	const struct cachet_entry *touch2 = must(g2, "/touch.txt");
 	assert_ptr_not_equal(touch2->blob, touch1);
-	assert_memory_equal(touch2->repr[CACHET_CODING_IDENTITY].etag, touch_tag, touch2->repr[CACHET_CODING_IDENTITY].etag_len);
+	assert_memory_equal(touch2->repr[CACHET_CODING_IDENTITY].etag, touch_tag,
+	                    touch2->repr[CACHET_CODING_IDENTITY].etag_len);
 	const struct cachet_entry *rw2 = must(g2, "/rewrite.txt");
 	assert_ptr_not_equal(rw2->blob, rewrite1);
 	assert_memory_equal(rw2->repr[CACHET_CODING_IDENTITY].body, "xyz", 3);
@@ -646,14 +657,16 @@ static void test_blob_reuse(void **state)
 	assert_int_equal(atomic_load(&same2->blob->refs), 1);
 	assert_memory_equal(same2->repr[CACHET_CODING_IDENTITY].body, "unchanged", 9);
 	char buf[2048];
-	assert_true(has_line(block_str(&same2->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), "ETag: \""));
+	assert_true(has_line(block_str(&same2->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)),
+	                     "ETag: \""));
 
 	/* A third generation from the second, then the second dropped first. */
 	struct cachet_store *g3 = build_prev(t, g2);
 	assert_ptr_equal(must(g3, "/same.txt")->blob, same2->blob);
 	assert_ptr_equal(must(g3, "/grow.txt")->blob, grow2->blob);
 	cachet_store_unref(g2);
-	assert_memory_equal(must(g3, "/grow.txt")->repr[CACHET_CODING_IDENTITY].body, "longer now", 10);
+	assert_memory_equal(must(g3, "/grow.txt")->repr[CACHET_CODING_IDENTITY].body, "longer now",
+	                    10);
 	cachet_store_unref(g3);
 }
 

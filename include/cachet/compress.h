@@ -7,7 +7,7 @@
 #include "cachet/encoding.h"
 
 /**
-  * Compresses in[0..len) with coding (gzip level 6, brotli quality 9, zstd level 12). Measured on
+ * Compresses in[0..len) with coding (gzip level 6, brotli quality 9, zstd level 12). Measured on
  * 1.8 MB of JS/CSS: gzip 9 and zstd 15 took 5-6x as long as 6 and 12 for 8-17% smaller output,
  * which made a 10,000-file start-up take 15 s; a build pipeline that wants the last percent
  * ships NAME.gz/.br/.zst sidecars, which win over compressing. Off the

@@ -16,8 +16,8 @@ struct cachet_validators {
 };
 
 enum cachet_cond {
-	CACHET_COND_PROCEED,	     /* send 200 (or 206 if a Range applies) */
-	CACHET_COND_NOT_MODIFIED,    /* 304 */
+	CACHET_COND_PROCEED,             /* send 200 (or 206 if a Range applies) */
+	CACHET_COND_NOT_MODIFIED,        /* 304 */
 	CACHET_COND_PRECONDITION_FAILED, /* 412 */
 };
 
@@ -31,13 +31,14 @@ enum cachet_cond {
  * An invalid date, or a date field sent on more than one line, is ignored.
  */
 enum cachet_cond cachet_conditional_evaluate(const struct cachet_request *req,
-					     const struct cachet_validators *v);
+                                             const struct cachet_validators *v);
 
 /**
  * RFC 9110 §13.1.5 step 5: whether a Range in req is to be honoured. True when there is no
  * If-Range; else when If-Range is a strong ETag equal to v's, or an HTTP-date exactly equal to
  * Last-Modified. A weak tag, an invalid value or several lines -> false (send the whole 200).
  */
-bool cachet_conditional_if_range(const struct cachet_request *req, const struct cachet_validators *v);
+bool cachet_conditional_if_range(const struct cachet_request *req,
+                                 const struct cachet_validators *v);
 
 #endif

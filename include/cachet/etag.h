@@ -18,8 +18,8 @@
 size_t cachet_etag_from_bytes(const void *data, size_t len, char out[CACHET_ETAG_MAX]);
 
 /**
- * Compares two entity-tags (each with optional W/ prefix and quotes). Strong comparison: both strong
- * and opaque-tags equal. Weak comparison: opaque-tags equal, W/ ignored.
+ * Compares two entity-tags (each with optional W/ prefix and quotes). Strong comparison: both
+ * strong and opaque-tags equal. Weak comparison: opaque-tags equal, W/ ignored.
  */
 bool cachet_etag_equal(const char *a, size_t alen, const char *b, size_t blen, bool strong);
 
@@ -29,7 +29,7 @@ bool cachet_etag_equal(const char *a, size_t alen, const char *b, size_t blen, b
  * comma-separated list; empty list elements are skipped; a malformed element ends the scan
  * without a match, so a broken header can only ever cost a full response, never a wrong 304.
  */
-bool cachet_etag_list_matches(const struct cachet_field_list *list, const char *etag, size_t etag_len,
-			      bool strong);
+bool cachet_etag_list_matches(const struct cachet_field_list *list, const char *etag,
+                              size_t etag_len, bool strong);
 
 #endif

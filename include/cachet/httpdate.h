@@ -1,4 +1,5 @@
-/* httpdate.h - HTTP-date (RFC 9110 §5.6.7): formatting, parsing of all three forms, per-second cache. */
+/* httpdate.h - HTTP-date (RFC 9110 §5.6.7): formatting, parsing of all three forms, per-second
+ * cache. */
 #ifndef CACHET_HTTPDATE_H
 #define CACHET_HTTPDATE_H
 

@@ -136,7 +136,7 @@ static struct cachet_span dup_span(const char *p, size_t len)
 	check(c != NULL);
 	memcpy(c, p, len);
 	values[n_values++] = c;
-	return (struct cachet_span){ c, len };
+	return (struct cachet_span){c, len};
 }
 
 static void free_values(void)
@@ -197,7 +197,7 @@ static void fuzz_conditional(const struct cachet_request *req, const struct cach
 	steps12 = *req;
 	memset(&steps12.if_none_match, 0, sizeof steps12.if_none_match);
 	steps12.n_if_modified_since = 0;
-	steps12.if_modified_since = (struct cachet_span){ NULL, 0 };
+	steps12.if_modified_since = (struct cachet_span){NULL, 0};
 	c12 = eval(&steps12, v);
 	check(c12 != CACHET_COND_NOT_MODIFIED);
 	check((c == CACHET_COND_PRECONDITION_FAILED) == (c12 == CACHET_COND_PRECONDITION_FAILED));
@@ -206,14 +206,14 @@ static void fuzz_conditional(const struct cachet_request *req, const struct cach
 	if (req->if_none_match.n) {
 		r = *req;
 		r.n_if_modified_since = 0;
-		r.if_modified_since = (struct cachet_span){ NULL, 0 };
+		r.if_modified_since = (struct cachet_span){NULL, 0};
 		check(eval(&r, v) == c);
 	}
 	/* If-Unmodified-Since ignored when If-Match is present. */
 	if (req->if_match.n) {
 		r = *req;
 		r.n_if_unmodified_since = 0;
-		r.if_unmodified_since = (struct cachet_span){ NULL, 0 };
+		r.if_unmodified_since = (struct cachet_span){NULL, 0};
 		check(eval(&r, v) == c);
 	}
 
@@ -221,15 +221,15 @@ static void fuzz_conditional(const struct cachet_request *req, const struct cach
 	r = *req;
 	list_set1(&r.if_none_match, "*");
 	check(eval(&r, v) == (c12 == CACHET_COND_PRECONDITION_FAILED
-	                              ? CACHET_COND_PRECONDITION_FAILED
-	                              : CACHET_COND_NOT_MODIFIED));
+	                          ? CACHET_COND_PRECONDITION_FAILED
+	                          : CACHET_COND_NOT_MODIFIED));
 	/* If-None-Match: our tag, or its weak form -> the same. */
 	r = *req;
 	memset(&r.if_none_match, 0, sizeof r.if_none_match);
 	list_add(&r.if_none_match, dup_span(v->etag, v->etag_len));
 	check(eval(&r, v) == (c12 == CACHET_COND_PRECONDITION_FAILED
-	                              ? CACHET_COND_PRECONDITION_FAILED
-	                              : CACHET_COND_NOT_MODIFIED));
+	                          ? CACHET_COND_PRECONDITION_FAILED
+	                          : CACHET_COND_NOT_MODIFIED));
 	wtag[0] = 'W';
 	wtag[1] = '/';
 	memcpy(wtag + 2, v->etag, v->etag_len);
@@ -237,8 +237,8 @@ static void fuzz_conditional(const struct cachet_request *req, const struct cach
 	memset(&r.if_none_match, 0, sizeof r.if_none_match);
 	list_add(&r.if_none_match, dup_span(wtag, v->etag_len + 2));
 	check(eval(&r, v) == (c12 == CACHET_COND_PRECONDITION_FAILED
-	                              ? CACHET_COND_PRECONDITION_FAILED
-	                              : CACHET_COND_NOT_MODIFIED));
+	                          ? CACHET_COND_PRECONDITION_FAILED
+	                          : CACHET_COND_NOT_MODIFIED));
 
 	/* If-Match: * or our tag -> never 412, whatever If-Unmodified-Since says. */
 	r = *req;
@@ -260,8 +260,8 @@ static void fuzz_conditional(const struct cachet_request *req, const struct cach
 	memset(&r.if_none_match, 0, sizeof r.if_none_match);
 	r.n_if_unmodified_since = 0;
 	if (single_date(r.if_modified_since, r.n_if_modified_since, &t))
-		check(eval(&r, v) == (v->last_modified <= t ? CACHET_COND_NOT_MODIFIED
-		                                            : CACHET_COND_PROCEED));
+		check(eval(&r, v) ==
+		      (v->last_modified <= t ? CACHET_COND_NOT_MODIFIED : CACHET_COND_PROCEED));
 	else
 		check(eval(&r, v) == CACHET_COND_PROCEED);
 	/* A valid single If-Unmodified-Since alone. */
@@ -326,9 +326,9 @@ static void fuzz_if_range(const struct cachet_request *req, const struct cachet_
 /* ------------------------------------------------------------------------------------------ */
 
 static const int64_t LAST_MODIFIED[] = {
-	784111777,  /* Sun, 06 Nov 1994 08:49:37 GMT, the RFC's example */
-	1700000000, /* Tue, 14 Nov 2023 22:13:20 GMT */
-	0,
+    784111777,  /* Sun, 06 Nov 1994 08:49:37 GMT, the RFC's example */
+    1700000000, /* Tue, 14 Nov 2023 22:13:20 GMT */
+    0,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
