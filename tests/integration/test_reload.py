@@ -232,6 +232,32 @@ def no_request_lost_under_reloads():
 
 
 @test
+def wrk_validating_through_reloads():
+    """wrk revalidates (If-None-Match -> 304) for 4 s while a reload runs every 200 ms."""
+    wrk = shutil.which("wrk")
+    if not wrk:
+        raise Skip("wrk is not installed (tools/dev installs it)")
+    lua = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "etag.lua")
+    with Site({"app.js": "x" * 5000}) as s:
+        etag = s.etag("/app.js")
+        p = subprocess.Popen([wrk, "-t1", "-c16", "-d4s", "-s", lua,
+                              "http://127.0.0.1:%d/app.js" % s.srv.port, "--", etag],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        reloads = 0
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline and reloads < 40:
+            s.write("touched.txt", str(reloads))  # a real change: a new generation each time
+            os.kill(s.srv.proc.pid, signal.SIGHUP)
+            reloads += 1
+            time.sleep(0.2)
+        out, _ = p.communicate(timeout=20)
+        assert p.returncode == 0, "wrk failed: %r" % out
+        assert "Socket errors" not in out, "expected no socket errors during reloads: %r" % out
+        assert "Non-2xx or 3xx" not in out, "expected only 304s during reloads: %r" % out
+        assert "requests in" in out and reloads >= 10, "expected wrk to run: %r" % out
+
+
+@test
 def watch_rescans_on_change():
     with Site({"w.txt": "before"}, "--watch", "--watch-debounce", "100") as s:
         s.write("w.txt", "after")
