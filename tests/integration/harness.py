@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -177,6 +178,37 @@ class Server:
             return read_response(s, head_method=(method == "HEAD"))
         finally:
             s.close()
+
+
+class ServedTree:
+    """A temporary ROOT holding `files` (their mtime set when given) served by a cachet, as a
+    context: on exit the server is stopped (its exit status checked) and the tree removed. With
+    pid_file, the server gets a pid file of its own beside ROOT, for `cachet --reload`."""
+
+    def __init__(self, files, *args, mtime=None, pid_file=False):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = os.path.join(self.tmp.name, "root")
+        os.mkdir(self.root)
+        make_tree(self.root, files)
+        if mtime is not None:
+            for rel in files:
+                os.utime(os.path.join(self.root, rel), (mtime, mtime))
+        self.pid_file = os.path.join(self.tmp.name, "cachet.pid") if pid_file else None
+        extra = list(args) + (["--pid-file", self.pid_file] if pid_file else [])
+        self.srv = Server(self.root, *extra)
+
+    def __enter__(self):
+        self.srv.start()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        try:
+            err = self.srv.stop()
+        finally:
+            self.tmp.cleanup()
+        if err and et is None:
+            raise ServerError(err)
+        return False
 
 
 def run_cachet(args, timeout=5, cwd=None):

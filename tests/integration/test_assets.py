@@ -10,12 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, Skip, expect_status, imf_fixdate, is_open, main,  # noqa: E402
-                     make_tree, read_response, request, run_cachet, send, test)
+from harness import (ServedTree, Skip, expect_status, imf_fixdate, is_open, main,  # noqa: E402
+                     read_response, request, run_cachet, send, test)
 
 MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
 HAVE_BROTLI = shutil.which("brotli") is not None
@@ -97,31 +96,12 @@ def check_decodes(r, want, what):
             "%d bytes" % (enc, what, len(want), len(got))
 
 
-class Site:
+class Site(ServedTree):
     """A temporary tree with FILES (mtime MTIME) and a server on it."""
 
     def __init__(self, *args, files=None, pid_file=False):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.root = self.tmp.name
         self.files = dict(FILES if files is None else files)
-        make_tree(self.root, self.files)
-        for rel in self.files:
-            os.utime(os.path.join(self.root, rel), (MTIME, MTIME))
-        self.pid_file = os.path.join(self.root, ".cachet.pid") if pid_file else None
-        extra = list(args) + (["--pid-file", self.pid_file] if pid_file else [])
-        self.srv = Server(self.root, *extra)
-
-    def __enter__(self):
-        self.srv.start()
-        return self
-
-    def __exit__(self, *a):
-        try:
-            err = self.srv.stop()
-        finally:
-            self.tmp.cleanup()
-        if err and a[0] is None:
-            raise AssertionError(err)
+        super().__init__(self.files, *args, mtime=MTIME, pid_file=pid_file)
 
     def get(self, target, headers=(), method="GET"):
         return self.srv.get(target, headers, method=method)

@@ -3,28 +3,22 @@
 
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, asctime_date, check_date_header, expect_status,  # noqa: E402
-                     imf_fixdate, is_open, main, make_tree, read_response, request,
+from harness import (ServedTree, asctime_date, check_date_header, expect_status,  # noqa: E402
+                     imf_fixdate, is_open, main, read_response, request,
                      rfc850_date, send, test)
 
 MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
 BODY = b"conditional content\n" * 10
 
 
-class Site:
+class Site(ServedTree):
     def __init__(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        d = self.tmp.name
-        make_tree(d, {"f.txt": BODY, "p.html": "<p>x</p>", "s.css": "a{}"})
-        for n in ("f.txt", "p.html", "s.css"):
-            os.utime(os.path.join(d, n), (MTIME, MTIME))
-        self.srv = Server(d)
+        super().__init__({"f.txt": BODY, "p.html": "<p>x</p>", "s.css": "a{}"}, mtime=MTIME)
 
     def __enter__(self):
-        self.srv.start()
+        super().__enter__()
         self.base = self.srv.get("/f.txt")
         expect_status(self.base, 200, "plain GET /f.txt")
         self.etag = self.base.header("ETag")
@@ -33,14 +27,6 @@ class Site:
             "expected Last-Modified %r, got %r" % (imf_fixdate(MTIME),
                                                    self.base.header("Last-Modified"))
         return self
-
-    def __exit__(self, *a):
-        try:
-            err = self.srv.stop()
-        finally:
-            self.tmp.cleanup()
-        if err and a[0] is None:
-            raise AssertionError(err)
 
     def get(self, headers, target="/f.txt", method="GET"):
         return self.srv.get(target, headers, method=method)

@@ -11,30 +11,15 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, Skip, connect, expect_status, main, make_tree,  # noqa: E402
+from harness import (ServedTree, Skip, connect, expect_status, main,  # noqa: E402
                      read_response, request, run_cachet, send, test)
 
 
-class Site:
+class Site(ServedTree):
     """A temporary root and a server with a pid file of its own."""
 
     def __init__(self, files, *args):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.root = os.path.join(self.tmp.name, "root")
-        os.mkdir(self.root)
-        make_tree(self.root, files)
-        self.pid_file = os.path.join(self.tmp.name, "cachet.pid")
-        self.srv = Server(self.root, "--pid-file", self.pid_file, *args)
-
-    def __enter__(self):
-        self.srv.start()
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            return self.srv.__exit__(*exc)
-        finally:
-            self.tmp.cleanup()
+        super().__init__(files, *args, pid_file=True)
 
     def reload(self, expect=0):
         r = run_cachet(["--reload", "--pid-file", self.pid_file], timeout=30)
