@@ -95,15 +95,10 @@ static void variant_etag(const struct cachet_blob *b, unsigned coding, struct ca
 	v->etag_len = (size_t)n;
 }
 
-/* Makes the variant for one coding: from its sidecar, or by compressing; dropped when it would
- * not save enough. */
-static int variant_make(const struct cachet_blob_source *src, struct cachet_blob *b,
-                        unsigned coding)
+/* Keeps the variant v holds (read or compressed) when it is worth it; rc is how making it went. */
+static int variant_keep(struct cachet_blob *b, unsigned coding, int rc)
 {
 	struct cachet_variant *v = &b->variants[coding];
-	v->sidecar = sidecar_sig(src, coding);
-	int rc = v->sidecar.ino ? sidecar_read(src, coding, v)
-	                        : cachet_compress(coding, b->data, b->len, &v->data, &v->len);
 	if (rc < 0 && rc != -EINVAL)
 		return rc;
 	if (rc < 0 || !cachet_compress_worth_it(b->len, v->len)) {
@@ -113,6 +108,36 @@ static int variant_make(const struct cachet_blob_source *src, struct cachet_blob
 	}
 	variant_etag(b, coding, v);
 	b->available |= 1u << coding;
+	return 0;
+}
+
+/* Makes the variant for one coding: from its sidecar now, or by compressing (now, or later in
+ * cachet_blob_compress_pending() when the caller defers it). */
+static int variant_make(const struct cachet_blob_source *src, struct cachet_blob *b,
+                        unsigned coding)
+{
+	struct cachet_variant *v = &b->variants[coding];
+	v->sidecar = sidecar_sig(src, coding);
+	if (v->sidecar.ino)
+		return variant_keep(b, coding, sidecar_read(src, coding, v));
+	if (src->defer_compress) {
+		b->pending |= 1u << coding;
+		return 0;
+	}
+	return variant_keep(b, coding, cachet_compress(coding, b->data, b->len, &v->data, &v->len));
+}
+
+int cachet_blob_compress_pending(struct cachet_blob *b)
+{
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
+		if (!(b->pending & (1u << c)))
+			continue;
+		struct cachet_variant *v = &b->variants[c];
+		int rc = variant_keep(b, c, cachet_compress(c, b->data, b->len, &v->data, &v->len));
+		if (rc < 0)
+			return rc;
+		b->pending &= ~(1u << c);
+	}
 	return 0;
 }
 

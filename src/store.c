@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,8 +187,12 @@ static int add_file(struct scan *s, int dfd, const char *name, int fd, const cha
 	if (s->opt->max_bytes && s->bytes + (size_t)st->st_size > s->opt->max_bytes)
 		return fail(s, -EFBIG, "over --max-memory at", path);
 	const char *type = cachet_mime_type(name, strlen(name));
-	struct cachet_blob_source src = {
-	    .dfd = dfd, .name = name, .fd = fd, .st = st, .wanted = wanted_codings(s, type)};
+	struct cachet_blob_source src = {.dfd = dfd,
+	                                 .name = name,
+	                                 .fd = fd,
+	                                 .st = st,
+	                                 .wanted = wanted_codings(s, type),
+	                                 .defer_compress = s->opt->compress_threads > 1};
 	struct cachet_blob *b;
 	int rc = cachet_blob_load(&src, prev_blob(s, path, plen), &b);
 	if (rc < 0)
@@ -203,10 +208,7 @@ static int add_file(struct scan *s, int dfd, const char *name, int fd, const cha
 	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
 	e->content_type = type;
 	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
-	rc = entry_reprs(e);
-	if (rc < 0)
-		return fail(s, rc, "cannot format headers for", path);
-	s->files++;
+	s->files++; /* its blocks are formatted once its variants exist (entries_finish) */
 	s->bytes += b->len;
 	return 0;
 }
@@ -340,6 +342,69 @@ static int scan_dir(struct scan *s, int dfd, char *path, size_t plen)
 	return rc;
 }
 
+struct compress_pool {
+	struct cachet_blob **blobs;
+	size_t n;
+	atomic_size_t next;
+	atomic_int rc;
+};
+
+/* One compression thread: takes blobs until none is left. Blobs are distinct, so threads never
+ * touch the same memory. */
+static void *compress_thread(void *arg)
+{
+	struct compress_pool *p = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n)
+			return NULL;
+		int rc = cachet_blob_compress_pending(p->blobs[i]);
+		if (rc < 0)
+			atomic_store(&p->rc, rc);
+	}
+}
+
+/* Compresses every pending variant on up to opt->compress_threads threads (this one included):
+ * at start-up a tree of text assets compresses on every core, not one. */
+static int compress_pending(struct scan *s)
+{
+	struct compress_pool p = {.blobs = malloc((s->n ? s->n : 1) * sizeof(*p.blobs))};
+	pthread_t threads[CACHET_COMPRESS_THREADS_MAX];
+	unsigned started = 0;
+	if (!p.blobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending)
+			p.blobs[p.n++] = s->v[i].blob;
+	atomic_init(&p.next, 0);
+	atomic_init(&p.rc, 0);
+	unsigned want = s->opt->compress_threads < CACHET_COMPRESS_THREADS_MAX
+	                    ? s->opt->compress_threads
+	                    : CACHET_COMPRESS_THREADS_MAX;
+	while (started + 1 < want && started + 1 < p.n &&
+	       pthread_create(&threads[started], NULL, compress_thread, &p) == 0)
+		started++;
+	compress_thread(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(p.blobs);
+	return atomic_load(&p.rc);
+}
+
+/* After the scan: variants compressed, then every file's blocks formatted. */
+static int entries_finish(struct scan *s)
+{
+	int rc = compress_pending(s);
+	if (rc < 0)
+		return fail(s, rc, "cannot compress under", "the root");
+	for (size_t i = 0; i < s->n; i++) {
+		struct cachet_entry *e = &s->v[i];
+		if (e->kind == CACHET_ENTRY_FILE && (rc = entry_reprs(e)) < 0)
+			return fail(s, rc, "cannot format headers for", e->path);
+	}
+	return 0;
+}
+
 static int index_build(struct cachet_store *st)
 {
 	size_t cap = 16;
@@ -447,6 +512,8 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 		return fail(&s, -errno, "cannot open root", root);
 	int rc = scan_dir(&s, dfd, path, 0);
 	close(dfd);
+	if (rc == 0)
+		rc = entries_finish(&s);
 	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
 	if (!st) {
 		entries_free(s.v, s.n);

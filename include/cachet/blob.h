@@ -36,6 +36,7 @@ struct cachet_blob {
 	struct cachet_file_sig sig;
 	unsigned wanted;    /* codings asked for when built (bitmask), for reuse */
 	unsigned available; /* codings with a variant (bitmask); identity is always there */
+	unsigned pending;   /* codings still to compress (deferred loads only) */
 	size_t len;
 	char etag[CACHET_ETAG_MAX];
 	size_t etag_len;
@@ -49,7 +50,8 @@ struct cachet_blob_source {
 	const char *name; /* its name in dfd */
 	int fd;           /* open for reading */
 	const struct stat *st;
-	unsigned wanted; /* codings to offer (bitmask): 0 for types not worth compressing */
+	unsigned wanted;     /* codings to offer (bitmask): 0 for types not worth compressing */
+	bool defer_compress; /* leave compression to cachet_blob_compress_pending() */
 };
 
 /**
@@ -60,6 +62,10 @@ struct cachet_blob_source {
  */
 int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *prev,
                      struct cachet_blob **out);
+
+/** Compresses what a deferred load left pending. Touches only b, so different blobs may be
+ *  compressed on different threads at once. Returns 0 or -errno. */
+int cachet_blob_compress_pending(struct cachet_blob *b);
 
 /** Signature of a stat result. */
 struct cachet_file_sig cachet_blob_sig(const struct stat *st);

@@ -101,7 +101,11 @@ struct cachet_store_options {
 	const enum cachet_coding *codings;
 	unsigned n_codings;
 	const struct cachet_cache_policy *cache; /* NULL: the defaults */
+	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
+	unsigned compress_threads;
 };
+
+#define CACHET_COMPRESS_THREADS_MAX 64
 
 /**
  * Scans root recursively and builds a new generation with one reference held by the caller.
