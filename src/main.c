@@ -270,7 +270,7 @@ static int serve(struct server *s)
 	char err[512];
 	struct cachet_store *st;
 	struct cachet_store_options opt = cachet_config_store_options(cfg);
-		opt.generation = 1;
+	opt.generation = 1;
 	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
 	 * one thread (the default) so as not to take CPU from the workers. */
 	opt.compress_threads = s->n_cpus ? s->n_cpus : 1;
