@@ -2,6 +2,7 @@
  * lookup, a compare or a memcpy; blocks were formatted when the generation was built. */
 #include "cachet/response.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -20,23 +21,30 @@ void cachet_response_error(const struct cachet_store *st, int status, bool head_
 	                           .close = e->block.closes};
 }
 
+/* "Content-Range: bytes A-B/N" and "Content-Length: L" with 20-digit values, CRLFs, and the NUL
+ * the formatters write, must fit. */
+static_assert(CACHET_RESPONSE_EXTRA_MAX >= 15 + 6 + 20 + 1 + 20 + 1 + 20 + 18 + 20 + 2 + 1,
+              "room for the 206 lines");
+
 /* A 206 for bytes first..last of rep: the preformatted block plus two lines formatted here
  * (digits by hand: no printf on a request path). */
 static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_t last,
                           struct cachet_reply *r)
 {
 	static const char cr[] = "Content-Range: ", cl[] = "\r\nContent-Length: ";
-	char *p = r->extra;
+	/* at most 15 + 68 + 18 + 20 + 2 = 123 bytes: the formatters are given the room left, and a
+	 * static_assert below keeps the buffer large enough for the longest values */
+	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
 	*r = (struct cachet_reply){.head = &rep->partial,
 	                           .status = 206,
 	                           .body = rep->body + first,
 	                           .body_len = last - first + 1};
 	memcpy(p, cr, sizeof(cr) - 1);
 	p += sizeof(cr) - 1;
-	p += cachet_range_format(p, 72, first, last, rep->body_len);
+	p += cachet_range_format(p, (size_t)(end - p), first, last, rep->body_len);
 	memcpy(p, cl, sizeof(cl) - 1);
 	p += sizeof(cl) - 1;
-	p += cachet_range_format_uint(p, 24, last - first + 1);
+	p += cachet_range_format_uint(p, (size_t)(end - p), last - first + 1);
 	memcpy(p, "\r\n", 2);
 	r->extra_len = (uint8_t)(p + 2 - r->extra);
 }
