@@ -32,6 +32,7 @@ enum {
 	OPT_NO_COMPRESS,
 	OPT_CACHE_IMMUTABLE,
 	OPT_CACHE_DEFAULT,
+	OPT_ZEROCOPY_MIN,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
     {"cache-immutable", required_argument, NULL, OPT_CACHE_IMMUTABLE},
     {"cache-default", required_argument, NULL, OPT_CACHE_DEFAULT},
+    {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -92,6 +94,8 @@ void cachet_config_usage(FILE *f)
 	    "                            content hash in their name always get it\n"
 	    "      --cache-default VALUE Cache-Control for everything else "
 	    "(default " CACHET_CACHE_POLICY_DEFAULT ")\n"
+	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
+	    "                            zero-copy sends (default 0 = never; see README)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -225,6 +229,12 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			return bad(err, errlen, "--max-memory: expected a byte count, got '%s'",
 			           arg);
 		cfg->max_memory = (size_t)v;
+		return 0;
+	case OPT_ZEROCOPY_MIN:
+		if (parse_size(arg, SIZE_MAX, &v) < 0)
+			return bad(err, errlen, "--zerocopy-min: expected a byte count, got '%s'",
+			           arg);
+		cfg->zerocopy_min = (size_t)v;
 		return 0;
 	case OPT_WATCH:
 		cfg->watch = true;

@@ -266,6 +266,7 @@ static int serve(struct server *s)
 	s->shared.header_timeout_s = cfg->header_timeout_s;
 	s->shared.keepalive_timeout_s = cfg->keepalive_timeout_s;
 	s->shared.send_timeout_s = cfg->send_timeout_s;
+	s->shared.zerocopy_min = cfg->zerocopy_min;
 
 	char err[512];
 	struct cachet_store *st;

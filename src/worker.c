@@ -16,6 +16,9 @@
  *    is freed only after that send's CQE (conn_maybe_free).
  *  - a body sent from store memory is covered by a pin on its generation (gen_pin/gen_unpin):
  *    the worker keeps its reference to that generation until the last such send completes.
+ *  - a zero-copy send (--zerocopy-min) references its memory until its notification CQE, not
+ *    its result CQE: the send counts as in flight until the notification (on_send), so the two
+ *    rules above cover it unchanged.
  */
 #define _GNU_SOURCE
 #include "cachet/worker.h"
@@ -113,6 +116,7 @@ struct conn {
 	size_t body_len, body_sent;
 	struct cachet_store *body_gen; /* the pinned generation body points into */
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
+	int32_t zc_res;                /* a zero-copy send's result, held until its notification */
 	struct msghdr msg;
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
 	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
@@ -157,6 +161,7 @@ struct worker {
 	int64_t stop_deadline;
 	struct timer_list timers[T_KINDS];
 	uint32_t timeout_ms[T_KINDS];
+	size_t zerocopy_min;           /* bodies from this size are sent zero-copy; 0: never */
 	uint32_t now_ms;               /* monotonic milliseconds, read once per loop turn; wraps */
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
@@ -429,7 +434,18 @@ static void send_submit(struct worker *w, struct conn *c)
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
 	struct io_uring_sqe *sqe = sqe_get(w);
-	if (body_left == 0) {
+	if (w->zerocopy_min && body_left >= w->zerocopy_min) {
+		/* the pages stay referenced until the notification CQE; see on_send */
+		if (out_left == 0) {
+			io_uring_prep_send_zc(sqe, c->fd, c->body + c->body_sent, body_left,
+			                      MSG_NOSIGNAL, 0);
+		} else {
+			c->iov[0] = (struct iovec){c->out + c->out_sent, out_left};
+			c->iov[1] = (struct iovec){(void *)(c->body + c->body_sent), body_left};
+			c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
+			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+		}
+	} else if (body_left == 0) {
 		io_uring_prep_send(sqe, c->fd, c->out + c->out_sent, out_left, MSG_NOSIGNAL);
 	} else if (out_left == 0) {
 		io_uring_prep_send(sqe, c->fd, c->body + c->body_sent, body_left, MSG_NOSIGNAL);
@@ -668,16 +684,25 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 
 static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
 {
+	int32_t res = cqe->res;
+	if (cqe->flags & IORING_CQE_F_MORE) {
+		/* a zero-copy send's result: its memory is still referenced until the notification
+		 * that follows, so the send stays in flight until then */
+		c->zc_res = res;
+		return;
+	}
+	if (cqe->flags & IORING_CQE_F_NOTIF)
+		res = c->zc_res;
 	c->flags &= ~SEND_INFLIGHT;
 	if (c->flags & CLOSING) {
 		conn_maybe_free(w, c);
 		return;
 	}
-	if (cqe->res < 0) {
+	if (res < 0) {
 		conn_close(w, c);
 		return;
 	}
-	size_t n = (size_t)cqe->res;
+	size_t n = (size_t)res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
 	c->out_sent += (uint32_t)take;
@@ -870,6 +895,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_HEADER] = pub->shared->header_timeout_s * 1000;
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
+	w->zerocopy_min = pub->shared->zerocopy_min;
 	w->now_ms = (uint32_t)(now_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));

@@ -69,6 +69,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.pid_file, CACHET_DEFAULT_PID_FILE);
 	assert_int_equal(cfg.max_connections, 65536);
 	assert_int_equal(cfg.max_memory, 0);
+	assert_int_equal(cfg.zerocopy_min, 0);
 	assert_false(cfg.watch);
 	assert_int_equal(cfg.watch_debounce_ms, 200);
 }
@@ -284,6 +285,9 @@ static const struct bad_case bad_cases[] = {
     {{"--max-connections", "many"}, {"--max-connections", NULL}},
     {{"--max-connections", "-5"}, {"--max-connections", NULL}},
     /* --max-memory */
+    {{"--zerocopy-min", "1T"}, {"--zerocopy-min", "'1T'"}},
+    {{"--zerocopy-min", "-1"}, {"--zerocopy-min", NULL}},
+    {{"--zerocopy-min", ""}, {"--zerocopy-min", NULL}},
     {{"--max-memory", "1T"}, {"--max-memory", "'1T'"}},
     {{"--max-memory", "-1"}, {"--max-memory", NULL}},
     {{"--max-memory", "K"}, {"--max-memory", NULL}},
@@ -362,6 +366,7 @@ static const struct naming_case naming_cases[] = {
     {"--pid-file", {"pid-file", NULL}},
     {"--max-connections", {"max-connections", NULL}},
     {"--max-memory", {"max-memory", NULL}},
+    {"--zerocopy-min", {"zerocopy-min", NULL}},
     {"--watch-debounce", {"watch-debounce", NULL}},
     {"--help=1", {"help", "-h"}},
     {"--version=1", {"version", "-V"}},
@@ -398,6 +403,23 @@ static void test_option_errors_name_option(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* --zerocopy-min: a byte count with the same suffixes as --max-memory; 0 turns it off. */
+static void test_zerocopy_min(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *arg;
+		size_t want;
+	} cases[] = {{"0", 0}, {"1", 1}, {"65536", 65536}, {"64K", 65536}, {"1m", 1u << 20}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cachet_config cfg;
+		char err[256];
+		const char *args[] = {"--zerocopy-min", cases[i].arg, NULL};
+		assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
+		assert_int_equal(cfg.zerocopy_min, cases[i].want);
+	}
+}
+
 /* Several parses in one process: getopt state is reset each time. */
 static void test_reparse(void **state)
 {
@@ -427,10 +449,11 @@ static void test_usage(void **state)
 	assert_int_equal(fclose(f), 0);
 	assert_true(len > 0);
 	static const char *const want[] = {
-	    "usage: cachet", "--root",     "--listen",
-	    "--threads",     "--pid-file", "--max-connections",
-	    "--max-memory",  "--reload",   CACHET_DEFAULT_PID_FILE,
-	    "--help",        "--version",  CACHET_DEFAULT_LISTEN,
+	    "usage: cachet",  "--root",     "--listen",
+	    "--threads",      "--pid-file", "--max-connections",
+	    "--max-memory",   "--reload",   CACHET_DEFAULT_PID_FILE,
+	    "--help",         "--version",  CACHET_DEFAULT_LISTEN,
+	    "--zerocopy-min",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_non_null(strstr(text, want[i]));
@@ -445,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_listen),
 	    cmocka_unit_test(test_rejected),
 	    cmocka_unit_test(test_option_errors_name_option),
+	    cmocka_unit_test(test_zerocopy_min),
 	    cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_usage),
 	};

@@ -35,7 +35,8 @@ struct cachet_config {
 	size_t max_connections;
 	bool max_connections_set; /* given explicitly: warn if the descriptor limit cuts it */
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
-	bool watch;               /* --watch: rescan on inotify events */
+	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
+	bool watch;          /* --watch: rescan on inotify events */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;

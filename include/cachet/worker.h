@@ -22,6 +22,7 @@ struct cachet_shared {
 	uint32_t header_timeout_s;    /* a request head must be complete this long after it began */
 	uint32_t keepalive_timeout_s; /* an idle keep-alive connection is closed after this */
 	uint32_t send_timeout_s; /* a send making no progress this long closes the connection */
+	size_t zerocopy_min;     /* bodies of at least this many bytes go zero-copy; 0: never */
 };
 
 /** What the main thread knows about a worker; the worker's private state lives in worker.c. */
