@@ -111,13 +111,13 @@ static int variant_keep(struct cachet_blob *b, unsigned coding, int rc)
 	return 0;
 }
 
-/* Makes the variant for one coding: from its sidecar now, or by compressing (now, or later in
- * cachet_blob_compress_pending() when the caller defers it). */
+/* Makes the variant for one coding: from its sidecar (whose signature the caller took) now, or by
+ * compressing (now, or later in cachet_blob_compress_pending() when the caller defers it). */
 static int variant_make(const struct cachet_blob_source *src, struct cachet_blob *b,
-                        unsigned coding)
+                        unsigned coding, const struct cachet_file_sig *sidecar)
 {
 	struct cachet_variant *v = &b->variants[coding];
-	v->sidecar = sidecar_sig(src, coding);
+	v->sidecar = *sidecar;
 	if (v->sidecar.ino)
 		return variant_keep(b, coding, sidecar_read(src, coding, v));
 	if (src->defer_compress) {
@@ -141,25 +141,30 @@ int cachet_blob_compress_pending(struct cachet_blob *b)
 	return 0;
 }
 
-static bool reusable(const struct cachet_blob_source *src, const struct cachet_blob *prev)
+/* The previous blob still describes the file and every sidecar (sidecars[] as taken now). */
+static bool reusable(const struct cachet_blob_source *src, const struct cachet_blob *prev,
+                     const struct cachet_file_sig *sidecars)
 {
 	struct cachet_file_sig sig = cachet_blob_sig(src->st);
 	if (!prev || !sig_equal(&prev->sig, &sig) || prev->wanted != src->wanted)
 		return false;
-	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
-		if (!(src->wanted & (1u << c)))
-			continue;
-		struct cachet_file_sig now = sidecar_sig(src, c);
-		if (!sig_equal(&now, &prev->variants[c].sidecar))
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		if ((src->wanted & (1u << c)) &&
+		    !sig_equal(&sidecars[c], &prev->variants[c].sidecar))
 			return false;
-	}
 	return true;
 }
 
 int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *prev,
                      struct cachet_blob **out)
 {
-	if (reusable(src, prev)) {
+	/* each sidecar is looked at once: for the reuse check and, if the file changed, to load it
+	 */
+	struct cachet_file_sig sidecars[CACHET_CODING_COUNT] = {0};
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		if (src->wanted & (1u << c))
+			sidecars[c] = sidecar_sig(src, c);
+	if (reusable(src, prev, sidecars)) {
 		cachet_blob_ref(prev);
 		*out = prev;
 		return 0;
@@ -177,7 +182,7 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *p
 	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
 	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++)
 		if (src->wanted & (1u << c))
-			rc = variant_make(src, b, c);
+			rc = variant_make(src, b, c, &sidecars[c]);
 	if (rc < 0) {
 		cachet_blob_unref(b);
 		return rc;

@@ -368,7 +368,7 @@ static void *compress_thread(void *arg)
  * at start-up a tree of text assets compresses on every core, not one. */
 static int compress_pending(struct scan *s)
 {
-	struct compress_pool p = {.blobs = malloc((s->n ? s->n : 1) * sizeof(*p.blobs))};
+	struct compress_pool p = {.blobs = calloc(s->n ? s->n : 1, sizeof(struct cachet_blob *))};
 	pthread_t threads[CACHET_COMPRESS_THREADS_MAX];
 	unsigned started = 0;
 	if (!p.blobs)

@@ -23,6 +23,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_text.h"
 
 #define MTIME 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */
 #define ID    CACHET_CODING_IDENTITY
@@ -132,15 +133,6 @@ static const char *tag(const char *path, unsigned c)
 	return b;
 }
 
-static size_t count(const char *hay, size_t len, const char *needle)
-{
-	size_t n = 0, nl = strlen(needle);
-	for (size_t i = 0; i + nl <= len; i++)
-		if (memcmp(hay + i, needle, nl) == 0)
-			n++;
-	return n;
-}
-
 /* Parses "METHOD PATH HTTP/1.1", Host, the given header lines (each ending in CRLF) and the
  * blank line, and selects from st. buf must outlive the reply's use of the request. */
 static void select_in(const struct cachet_store *st, char *buf, size_t cap, const char *method,
@@ -224,40 +216,42 @@ static void test_blocks(void **state)
 		const struct cachet_block *blocks[] = {&r->ok, &r->partial, &r->not_modified,
 		                                       &r->unsatisfiable};
 		for (size_t i = 0; i < 4; i++)
-			assert_int_equal(
-			    count(blocks[i]->text, blocks[i]->len, "Vary: Accept-Encoding\r\n"), 1);
+			assert_int_equal(text_count(blocks[i]->text, blocks[i]->len,
+			                            "Vary: Accept-Encoding\r\n"),
+			                 1);
 		snprintf(line, sizeof(line), "ETag: %s\r\n", tag("/a.js", c));
-		assert_int_equal(count(r->ok.text, r->ok.len, line), 1);
-		assert_int_equal(count(r->partial.text, r->partial.len, line), 1);
-		assert_int_equal(count(r->not_modified.text, r->not_modified.len, line), 1);
-		assert_int_equal(count(r->ok.text, r->ok.len, "Cache-Control: no-cache\r\n"), 1);
+		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
+		assert_int_equal(text_count(r->partial.text, r->partial.len, line), 1);
+		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len, line), 1);
+		assert_int_equal(text_count(r->ok.text, r->ok.len, "Cache-Control: no-cache\r\n"),
+		                 1);
 		assert_int_equal(
-		    count(r->partial.text, r->partial.len, "Cache-Control: no-cache\r\n"), 1);
-		assert_int_equal(
-		    count(r->not_modified.text, r->not_modified.len, "Cache-Control: no-cache\r\n"),
-		    1);
-		assert_int_equal(count(r->ok.text, r->ok.len, "Accept-Ranges: bytes\r\n"), 1);
+		    text_count(r->partial.text, r->partial.len, "Cache-Control: no-cache\r\n"), 1);
+		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len,
+		                            "Cache-Control: no-cache\r\n"),
+		                 1);
+		assert_int_equal(text_count(r->ok.text, r->ok.len, "Accept-Ranges: bytes\r\n"), 1);
 		/* the 206 block gets Content-Length per request, never from the block */
-		assert_int_equal(count(r->partial.text, r->partial.len, "Content-Length"), 0);
-		assert_int_equal(count(r->partial.text, r->partial.len, "Content-Range"), 0);
+		assert_int_equal(text_count(r->partial.text, r->partial.len, "Content-Length"), 0);
+		assert_int_equal(text_count(r->partial.text, r->partial.len, "Content-Range"), 0);
 		snprintf(cr, sizeof(cr), "Content-Range: bytes */%zu\r\n", r->body_len);
-		assert_int_equal(count(r->unsatisfiable.text, r->unsatisfiable.len, cr), 1);
+		assert_int_equal(text_count(r->unsatisfiable.text, r->unsatisfiable.len, cr), 1);
 		if (c == ID) {
-			assert_int_equal(count(r->ok.text, r->ok.len, "Content-Encoding"), 0);
-			assert_int_equal(count(r->partial.text, r->partial.len, "Content-Encoding"),
-			                 0);
+			assert_int_equal(text_count(r->ok.text, r->ok.len, "Content-Encoding"), 0);
+			assert_int_equal(
+			    text_count(r->partial.text, r->partial.len, "Content-Encoding"), 0);
 		} else {
 			snprintf(line, sizeof(line), "Content-Encoding: %s\r\n", names[c]);
-			assert_int_equal(count(r->ok.text, r->ok.len, line), 1);
-			assert_int_equal(count(r->partial.text, r->partial.len, line), 1);
+			assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
+			assert_int_equal(text_count(r->partial.text, r->partial.len, line), 1);
 		}
 		snprintf(line, sizeof(line), "Content-Length: %zu\r\n", r->body_len);
-		assert_int_equal(count(r->ok.text, r->ok.len, line), 1);
+		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
 	}
 	const struct cachet_repr *p = &entry("/img.png")->repr[ID];
-	assert_int_equal(count(p->ok.text, p->ok.len, "Vary"), 0);
-	assert_int_equal(count(p->not_modified.text, p->not_modified.len, "Vary"), 0);
-	assert_int_equal(count(p->unsatisfiable.text, p->unsatisfiable.len, "Vary"), 0);
+	assert_int_equal(text_count(p->ok.text, p->ok.len, "Vary"), 0);
+	assert_int_equal(text_count(p->not_modified.text, p->not_modified.len, "Vary"), 0);
+	assert_int_equal(text_count(p->unsatisfiable.text, p->unsatisfiable.len, "Vary"), 0);
 }
 
 /* ---- negotiation ---- */
@@ -363,7 +357,7 @@ static void test_preference_order(void **state)
 	assert_int_equal(build(NULL, 0, &st), 0);
 	a = entry_in(st, "/a.js");
 	assert_int_equal(a->available, 1u << ID);
-	assert_int_equal(count(a->repr[ID].ok.text, a->repr[ID].ok.len, "Vary"), 0);
+	assert_int_equal(text_count(a->repr[ID].ok.text, a->repr[ID].ok.len, "Vary"), 0);
 	char buf[512];
 	struct cachet_request req;
 	struct cachet_reply r;
@@ -718,9 +712,9 @@ static void test_partial_written_head(void **state)
 	assert_int_equal(n, r.head->len + r.extra_len + 2);
 	assert_memory_equal(out + r.head->len, r.extra, r.extra_len);
 	assert_memory_equal(out + n - 4, "\r\n\r\n", 4);
-	assert_int_equal(count(out, n, "Content-Length:"), 1);
-	assert_int_equal(count(out, n, "Content-Encoding: zstd\r\n"), 1);
-	assert_int_equal(count(out, n, "HTTP/1.1 206 Partial Content\r\n"), 1);
+	assert_int_equal(text_count(out, n, "Content-Length:"), 1);
+	assert_int_equal(text_count(out, n, "Content-Encoding: zstd\r\n"), 1);
+	assert_int_equal(text_count(out, n, "HTTP/1.1 206 Partial Content\r\n"), 1);
 }
 
 int main(void)

@@ -21,6 +21,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_text.h"
 
 /* ---- fixture: one small store for the whole group ---- */
 
@@ -109,15 +110,6 @@ static const struct cachet_entry *entry(const char *path)
 		print_error("no entry %s\n", path);
 	assert_non_null(e);
 	return e;
-}
-
-static size_t count(const char *hay, size_t len, const char *needle)
-{
-	size_t n = 0, nl = strlen(needle);
-	for (size_t i = 0; i + nl <= len; i++)
-		if (memcmp(hay + i, needle, nl) == 0)
-			n++;
-	return n;
 }
 
 /* ---- cachet_response_select ---- */
@@ -327,8 +319,8 @@ static size_t write_checked(const struct cachet_reply *r, const struct cachet_re
 	assert_memory_equal(dst + after, b->text + after, b->len - after);
 	/* Ends with the blank line, which appears only there. */
 	assert_memory_equal(dst + n - 4, "\r\n\r\n", 4);
-	assert_int_equal(count(dst, n, "\r\n\r\n"), 1);
-	assert_true(count(dst, n, "Connection:") <= 1);
+	assert_int_equal(text_count(dst, n, "\r\n\r\n"), 1);
+	assert_true(text_count(dst, n, "Connection:") <= 1);
 	return n;
 }
 
@@ -390,9 +382,9 @@ static void test_write_head(void **state)
 		assert_memory_equal(out + r.head->len, c->tail, tl);
 		/* The response says close exactly when the connection is to be closed. */
 		bool closing = r.close || c->force_close || !req.keep_alive;
-		assert_int_equal(count(out, n, "Connection: close\r\n"), closing);
+		assert_int_equal(text_count(out, n, "Connection: close\r\n"), closing);
 		if (r.close) {
-			assert_int_equal(count(out, n, "Connection:"), 1);
+			assert_int_equal(text_count(out, n, "Connection:"), 1);
 			assert_memory_equal(out + n - strlen(TAIL_CLOSE), TAIL_CLOSE,
 			                    strlen(TAIL_CLOSE));
 		}
@@ -413,10 +405,10 @@ static void test_write_head_date(void **state)
 		cachet_response_select(store, &req, &r);
 		char out[4096];
 		size_t n = write_checked(&r, &req, false, out, sizeof(out));
-		assert_int_equal(count(out, n, "\r\nDate: " DATE "\r\n"), 1);
-		assert_int_equal(count(out, n, DATE), 1);
+		assert_int_equal(text_count(out, n, "\r\nDate: " DATE "\r\n"), 1);
+		assert_int_equal(text_count(out, n, DATE), 1);
 		/* The store's own block is untouched (it is shared, read-only). */
-		assert_int_equal(count(r.head->text, r.head->len, DATE), 0);
+		assert_int_equal(text_count(r.head->text, r.head->len, DATE), 0);
 	}
 }
 
@@ -440,7 +432,8 @@ static void check_error_reply(int status, bool head_only, int want_status)
 		assert_int_equal(r.body_len, e->body_len);
 	}
 	/* r.close and the block's own "Connection: close" go together: write_head relies on it. */
-	bool block_closes = count(e->block.text, e->block.len, "\r\nConnection: close\r\n") == 1;
+	bool block_closes =
+	    text_count(e->block.text, e->block.len, "\r\nConnection: close\r\n") == 1;
 	if (r.close != block_closes)
 		print_error("status %d: close %d, block says close %d\n", status, r.close,
 		            block_closes);
@@ -469,7 +462,7 @@ static void test_error_reply_unknown_status(void **state)
 		cachet_response_error(store, others[i], false, &r);
 		char out[4096];
 		size_t n = write_checked(&r, &req, false, out, sizeof(out));
-		assert_int_equal(count(out, n, "Connection:"), 1);
+		assert_int_equal(text_count(out, n, "Connection:"), 1);
 	}
 }
 
@@ -503,7 +496,7 @@ static void test_parse_error_heads_say_close(void **state)
 		r.close = true;
 		char out[4096];
 		size_t n = write_checked(&r, &req, false, out, sizeof(out));
-		if (count(out, n, "Connection: close\r\n") != 1) {
+		if (text_count(out, n, "Connection: close\r\n") != 1) {
 			print_error("status %d: head without Connection: close:\n%.*s", status,
 			            (int)n, out);
 			bad++;
