@@ -267,6 +267,11 @@ static int serve(struct server *s)
 	s->shared.keepalive_timeout_s = cfg->keepalive_timeout_s;
 	s->shared.send_timeout_s = cfg->send_timeout_s;
 	s->shared.zerocopy_min = cfg->zerocopy_min;
+	if (cfg->zerocopy_min && !cachet_worker_zerocopy_supported()) {
+		fprintf(stderr, "cachet: warning: --zerocopy-min: this kernel's io_uring has no "
+		                "zero-copy send; sending with copies\n");
+		s->shared.zerocopy_min = 0;
+	}
 
 	char err[512];
 	struct cachet_store *st;

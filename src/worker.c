@@ -915,6 +915,17 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	return 0;
 }
 
+bool cachet_worker_zerocopy_supported(void)
+{
+	struct io_uring_probe *probe = io_uring_get_probe();
+	if (!probe)
+		return false;
+	bool ok = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
+	          io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+	io_uring_free_probe(probe);
+	return ok;
+}
+
 /* Graceful stop, first step: no new connections; idle ones close now, busy ones after their
  * response (emit() adds Connection: close while stopping). */
 static void stop_begin(struct worker *w)

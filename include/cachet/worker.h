@@ -43,6 +43,9 @@ struct cachet_worker {
 /** Starts the worker's thread. The thread reports through w->started. Returns 0 or -errno. */
 int cachet_worker_start(struct cachet_worker *w);
 
+/** Whether this kernel's io_uring has the zero-copy sends --zerocopy-min needs (probed once). */
+bool cachet_worker_zerocopy_supported(void);
+
 /** Wakes a worker blocked in its ring wait (after publishing a generation, or on stop). */
 void cachet_worker_wake(struct cachet_worker *w);
 
