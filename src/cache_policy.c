@@ -23,10 +23,13 @@ static bool is_hash_char(char c)
 	       c == '_';
 }
 
-/* Whether s[0..len) looks like a hash: long enough, only hash characters, some digit. */
+/* Whether s[0..len) looks like a hash: long enough, only hash characters, some digit and some
+ * letter. All digits is a date, a timestamp or a build number (photo-20240101.jpg), and calling
+ * one of those immutable would pin a changing file in caches for a year; the hex hash that
+ * happens to be all digits (2% of 8-digit ones) only loses the long caching, not correctness. */
 static bool is_hash(const char *s, size_t len)
 {
-	bool digit = false;
+	bool digit = false, letter = false;
 	size_t i;
 
 	if (len < HASH_MIN)
@@ -34,9 +37,12 @@ static bool is_hash(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		if (!is_hash_char(s[i]))
 			return false;
-		digit |= s[i] >= '0' && s[i] <= '9';
+		if (s[i] >= '0' && s[i] <= '9')
+			digit = true;
+		else if (s[i] != '_')
+			letter = true;
 	}
-	return digit;
+	return digit && letter;
 }
 
 /* Length of name without its final extension (all of it when there is no '.'). */

@@ -26,7 +26,7 @@ static const struct hash_case hash_cases[] = {
     {"app.5d41402a.js.map", true},
     {"runtime.ABCDEFG1.js", true},
     {"font_ab12cd34.woff2", true},
-    {"12345678.js", true},
+    {"12345678.js", false}, /* all digits: a number, not a hash */
     {"a1b2c3d4", true},
     {"/assets/app.5d41402a.js", true},
     {"static/js/main.3f9a1c2e.chunk.js", true},
@@ -51,7 +51,12 @@ static const struct hash_case hash_cases[] = {
     {"/5d41402a/app.js", false},
     {"app..5d41402a..js", true},
     {"-5d41402a-.js", true},
-    {"photo-20240101.jpg", true},
+    {"photo-20240101.jpg", false},
+    {"build-1700000000.js", false},
+    {"app.12345678.js", false},
+    {"app.1234567a.js", true},
+    {"app.________1.js", false},
+    {"app.a_______1.js", true},
 };
 
 static void test_hashed_name_table(void **state)
