@@ -23,26 +23,54 @@ static bool is_hash_char(char c)
 	       c == '_';
 }
 
-/* Whether s[0..len) looks like a hash: long enough, only hash characters, some digit and some
- * letter. All digits is a date, a timestamp or a build number (photo-20240101.jpg), and calling
- * one of those immutable would pin a changing file in caches for a year; the hex hash that
- * happens to be all digits (2% of 8-digit ones) only loses the long caching, not correctness. */
+/* Whether s[0..len) looks like a hash: at least HASH_MIN characters from [0-9A-Za-z_] with a
+ * digit, and either lowercase hex only (webpack, Parcel: 5d41402a) or with an uppercase letter
+ * (Rollup/Vite base64 and esbuild base32: BkTa_3xQ, 5MHVZ4VQ). What that leaves out is named
+ * for people: all digits is a date or build number (photo-20240101.jpg), and lowercase words
+ * with digits are words (html5logo.svg, q3summary2024.pdf). Calling one of those immutable would
+ * pin a changing file in caches for a year; a real hash left out only loses the long caching. */
 static bool is_hash(const char *s, size_t len)
 {
-	bool digit = false, letter = false;
+	bool digit = false, upper = false, alpha = false, non_hex = false;
 	size_t i;
 
 	if (len < HASH_MIN)
 		return false;
 	for (i = 0; i < len; i++) {
-		if (!is_hash_char(s[i]))
+		char c = s[i];
+
+		if (!is_hash_char(c))
 			return false;
-		if (s[i] >= '0' && s[i] <= '9')
+		if (c >= '0' && c <= '9') {
 			digit = true;
-		else if (s[i] != '_')
-			letter = true;
+		} else if (c >= 'A' && c <= 'Z') {
+			upper = alpha = true;
+		} else if (c >= 'a' && c <= 'z') {
+			alpha = true;
+			non_hex |= c > 'f';
+		} else {
+			non_hex = true; /* '_': base64url, not hex */
+		}
 	}
-	return digit && letter;
+	return digit && alpha && (upper || !non_hex);
+}
+
+/* A '.'/'-' segment is a hash, or holds one after a '_' (font_ab12cd34): '_' is both a base64url
+ * character and a name separator, so both readings are tried. */
+static bool segment_has_hash(const char *s, size_t len)
+{
+	size_t part = 0, i;
+
+	if (is_hash(s, len))
+		return true;
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] != '_')
+			continue;
+		if (is_hash(s + part, i - part))
+			return true;
+		part = i + 1;
+	}
+	return false;
 }
 
 /* Length of name without its final extension (all of it when there is no '.'). */
@@ -64,7 +92,7 @@ bool cachet_cache_policy_hashed_name(const char *name, size_t len)
 	for (seg = 0, i = 0; i <= end; i++) {
 		if (i < end && name[i] != '.' && name[i] != '-')
 			continue;
-		if (is_hash(name + seg, i - seg))
+		if (segment_has_hash(name + seg, i - seg))
 			return true;
 		seg = i + 1;
 	}

@@ -56,7 +56,18 @@ static const struct hash_case hash_cases[] = {
     {"app.12345678.js", false},
     {"app.1234567a.js", true},
     {"app.________1.js", false},
-    {"app.a_______1.js", true},
+    {"app.a_______1.js", false},
+    {"app.A_______1.js", true},
+    {"html5logo.svg", false},
+    {"my_html5logo.svg", false},
+    {"logo_html5.svg", false},
+    {"sprite_5d41402a.png", true},
+    {"q3summary2024.pdf", false},
+    {"utf8text.txt", false},
+    {"5D41402A.js", true},
+    {"app-5MHVZ4VQ.js", true},
+    {"abcdef12.css", true},
+    {"abcdefg1.css", false},
 };
 
 static void test_hashed_name_table(void **state)
