@@ -115,17 +115,17 @@ static bool to_cstr(char buf[CACHET_CACHE_POLICY_PATH_MAX], const char *path, si
 	return true;
 }
 
-static bool glob_matches(const struct cachet_cache_policy *p, const char *path, size_t len)
+static bool glob_matches(const char *const *globs, unsigned n, const char *path, size_t len)
 {
 	char buf[CACHET_CACHE_POLICY_PATH_MAX];
 	const char *name;
 	unsigned i;
 
-	if (!p || p->n_globs == 0 || !to_cstr(buf, path, len))
+	if (n == 0 || !to_cstr(buf, path, len))
 		return false;
 	name = strrchr(buf, '/') + 1;
-	for (i = 0; i < p->n_globs; i++) {
-		const char *g = p->globs[i];
+	for (i = 0; i < n; i++) {
+		const char *g = globs[i];
 
 		if (g && fnmatch(g, strchr(g, '/') ? buf : name, 0) == 0)
 			return true;
@@ -136,7 +136,12 @@ static bool glob_matches(const struct cachet_cache_policy *p, const char *path, 
 const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,
                                     size_t len)
 {
-	if (cachet_cache_policy_hashed_name(path, len) || glob_matches(p, path, len))
+	const char *dflt = p && p->default_value ? p->default_value : CACHET_CACHE_POLICY_DEFAULT;
+
+	if (p && glob_matches(p->revalidate_globs, p->n_revalidate, path, len))
+		return dflt;
+	if (cachet_cache_policy_hashed_name(path, len) ||
+	    (p && glob_matches(p->globs, p->n_globs, path, len)))
 		return p && p->immutable_value ? p->immutable_value : CACHET_CACHE_POLICY_IMMUTABLE;
-	return p && p->default_value ? p->default_value : CACHET_CACHE_POLICY_DEFAULT;
+	return dflt;
 }

@@ -33,6 +33,7 @@ enum {
 	OPT_CACHE_IMMUTABLE,
 	OPT_CACHE_DEFAULT,
 	OPT_ZEROCOPY_MIN,
+	OPT_CACHE_REVALIDATE,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +54,7 @@ static const struct option long_options[] = {
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
     {"cache-immutable", required_argument, NULL, OPT_CACHE_IMMUTABLE},
     {"cache-default", required_argument, NULL, OPT_CACHE_DEFAULT},
+    {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -91,9 +93,11 @@ void cachet_config_usage(FILE *f)
 	    "      --no-compress         serve identity only\n"
 	    "      --cache-immutable GLOB  Cache-Control: " CACHET_CACHE_POLICY_IMMUTABLE "\n"
 	    "                            also for paths matching GLOB (repeatable); files with a\n"
-	    "                            content hash in their name always get it\n"
+	    "                            content hash in their name get it too\n"
 	    "      --cache-default VALUE Cache-Control for everything else "
 	    "(default " CACHET_CACHE_POLICY_DEFAULT ")\n"
+	    "      --cache-revalidate GLOB  that Cache-Control for paths matching GLOB even\n"
+	    "                            when their name looks hashed (repeatable)\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
@@ -266,6 +270,12 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			           "--cache-immutable: at most 32 non-empty globs ('%s')", arg);
 		cfg->cache_globs[cfg->cache.n_globs++] = arg;
 		return 0;
+	case OPT_CACHE_REVALIDATE:
+		if (cfg->cache.n_revalidate == CACHET_CONFIG_GLOBS_MAX || !arg[0])
+			return bad(err, errlen,
+			           "--cache-revalidate: at most 32 non-empty globs ('%s')", arg);
+		cfg->revalidate_globs[cfg->cache.n_revalidate++] = arg;
+		return 0;
 	case OPT_CACHE_DEFAULT:
 		if (!arg[0] || strpbrk(arg, "\r\n"))
 			return bad(err, errlen,
@@ -325,6 +335,7 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->cache.immutable_value = CACHET_CACHE_POLICY_IMMUTABLE;
 	cfg->cache.default_value = CACHET_CACHE_POLICY_DEFAULT;
 	cfg->cache.globs = cfg->cache_globs;
+	cfg->cache.revalidate_globs = cfg->revalidate_globs;
 	cfg->header_timeout_s = 10;
 	cfg->keepalive_timeout_s = 30;
 	cfg->send_timeout_s = 30;

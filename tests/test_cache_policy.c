@@ -102,9 +102,17 @@ static void test_hashed_name_length_bound(void **state)
 #define DEF "no-cache"
 
 static const char *globs[] = {"*.woff2", "/static/*", "/img/logo-?.png", "[Ff]avicon.ico"};
-static const struct cachet_cache_policy with_globs = {NULL, NULL, globs, 4};
-static const struct cachet_cache_policy no_globs = {NULL, NULL, NULL, 0};
-static const struct cachet_cache_policy custom = {"max-age=60", "no-store", globs, 1};
+static const char *revalidate[] = {"iPhone15Pro.png", "/legacy/*"};
+static const struct cachet_cache_policy with_globs = {.globs = globs, .n_globs = 4};
+static const struct cachet_cache_policy no_globs = {0};
+static const struct cachet_cache_policy custom = {
+    .immutable_value = "max-age=60", .default_value = "no-store", .globs = globs, .n_globs = 1};
+/* revalidate globs win over the hash rule and over immutable globs */
+static const struct cachet_cache_policy with_revalidate = {.default_value = "no-store",
+                                                           .globs = globs,
+                                                           .n_globs = 4,
+                                                           .revalidate_globs = revalidate,
+                                                           .n_revalidate = 2};
 
 struct for_case {
 	const struct cachet_cache_policy *p;
@@ -144,6 +152,14 @@ static const struct for_case for_cases[] = {
     {&custom, "/app.5d41402a.js", "max-age=60"},
     {&custom, "/index.html", "no-store"},
     {&custom, "/static/app.js", "no-store"},
+    /* Revalidate globs. */
+    {&no_globs, "/img/iPhone15Pro.png", IMM},
+    {&with_revalidate, "/img/iPhone15Pro.png", "no-store"},
+    {&with_revalidate, "/legacy/app.5d41402a.js", "no-store"},
+    {&with_revalidate, "/legacy/a.woff2", "no-store"},
+    {&with_revalidate, "/app.5d41402a.js", IMM},
+    {&with_revalidate, "/a.woff2", IMM},
+    {&with_revalidate, "/index.html", "no-store"},
 };
 
 static void test_for_table(void **state)
@@ -166,7 +182,7 @@ static void test_for_length_bound(void **state)
 	/* The glob sees path[0..len) only, not the ".woff2" after it. */
 	const char buf[] = "/font.woff2";
 	const char *g[] = {"*.woff"};
-	const struct cachet_cache_policy p = {NULL, NULL, g, 1};
+	const struct cachet_cache_policy p = {.globs = g, .n_globs = 1};
 
 	(void)state;
 	assert_string_equal(cachet_cache_policy_for(&p, buf, 10), IMM);
@@ -178,7 +194,7 @@ static void test_for_odd_paths(void **state)
 	static char longp[CACHET_CACHE_POLICY_PATH_MAX + 16];
 	const char nul[] = "/a.woff2\0.txt";
 	const char *g[] = {NULL, "*"};
-	const struct cachet_cache_policy p = {NULL, NULL, g, 2};
+	const struct cachet_cache_policy p = {.globs = g, .n_globs = 2};
 
 	(void)state;
 	/* A path too long for the glob buffer matches no glob; the hash rule still applies. */

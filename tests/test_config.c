@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "cachet/cache_policy.h"
 #include "cachet/config.h"
 
 #define ARGS_MAX 10
@@ -420,6 +421,53 @@ static void test_zerocopy_min(void **state)
 	}
 }
 
+/* --cache-immutable / --cache-revalidate / --cache-default land in cfg.cache, which the policy
+ * module reads as is: a revalidate glob beats both the hash rule and an immutable glob. */
+static void test_cache_options(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	static const char *const args[] = {
+	    "--cache-immutable", "/static/*",          "--cache-revalidate",
+	    "/static/old/*",     "--cache-revalidate", "iPhone15Pro.png",
+	    "--cache-default",   "max-age=60",         NULL};
+	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
+	assert_int_equal(cfg.cache.n_globs, 1);
+	assert_int_equal(cfg.cache.n_revalidate, 2);
+	static const struct {
+		const char *path, *want;
+	} cases[] = {
+	    {"/static/a.js", CACHET_CACHE_POLICY_IMMUTABLE},
+	    {"/static/old/a.js", "max-age=60"},
+	    {"/static/old/app.5d41402a.js", "max-age=60"},
+	    {"/img/iPhone15Pro.png", "max-age=60"},
+	    {"/app.5d41402a.js", CACHET_CACHE_POLICY_IMMUTABLE},
+	    {"/index.html", "max-age=60"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(
+		    cachet_cache_policy_for(&cfg.cache, cases[i].path, strlen(cases[i].path)),
+		    cases[i].want);
+
+	/* at most 32, none empty */
+	char *many[2 * CACHET_CONFIG_GLOBS_MAX + 4];
+	int n = 0;
+	many[n++] = (char *)"cachet";
+	for (unsigned i = 0; i <= CACHET_CONFIG_GLOBS_MAX; i++) {
+		many[n++] = (char *)"--cache-revalidate";
+		many[n++] = (char *)"*.png";
+	}
+	many[n] = NULL;
+	assert_int_equal(cachet_config_parse(&cfg, n - 2, many, err, sizeof(err)), 0);
+	assert_int_equal(cfg.cache.n_revalidate, CACHET_CONFIG_GLOBS_MAX);
+	assert_int_equal(cachet_config_parse(&cfg, n, many, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--cache-revalidate"));
+	static const char *const empty[] = {"--cache-revalidate", "", NULL};
+	assert_int_equal(parse(&cfg, empty, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "--cache-revalidate"));
+}
+
 /* Several parses in one process: getopt state is reset each time. */
 static void test_reparse(void **state)
 {
@@ -469,6 +517,7 @@ int main(void)
 	    cmocka_unit_test(test_rejected),
 	    cmocka_unit_test(test_option_errors_name_option),
 	    cmocka_unit_test(test_zerocopy_min),
+	    cmocka_unit_test(test_cache_options),
 	    cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_usage),
 	};

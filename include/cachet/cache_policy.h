@@ -24,6 +24,10 @@ struct cachet_cache_policy {
 	const char *default_value;
 	const char **globs;
 	unsigned n_globs;
+	/* Same form; a path matching one gets the default value whatever its name or the globs
+	 * above say (--cache-revalidate: the way out of a name the hash rule misreads). */
+	const char **revalidate_globs;
+	unsigned n_revalidate;
 };
 
 /**
@@ -32,21 +36,25 @@ struct cachet_cache_policy {
  * last segment of name[0..len) is looked at (a full path may be passed).
  *
  * The name is cut at '.' and '-' into segments; the final extension (after the last '.') is
- * not one. The name is hashed when some segment has at least 8 characters, all of [0-9A-Za-z_],
- * at least one a digit. The stem counts like any segment, so "12345678.js" is hashed and
- * "abcdefgh.js" is not. Rules of thumb this gives: "app.5d41402a.js", "chunk-B2x9Kq1z.css",
- * "logo-1a2b3c4d.svg" yes; "jquery-3.7.1.min.js", "bootstrap.min.css", "application.js" no.
- * Known misses: a base64url hash holding a '-' is cut in two and may then be too short (the file
- * is then merely revalidated); a long number such as a date ("report-20240101.pdf") passes.
+ * not one. The name is hashed when some segment, or some '_'-separated part of one, has at least
+ * 8 characters, all of [0-9A-Za-z_], with at least one digit and at least one letter, and is
+ * either lowercase hex or has an uppercase letter. The stem counts like any segment. Rules of
+ * thumb this gives: "app.5d41402a.js", "chunk-B2x9Kq1z.css", "index-BkTa_3xQ.js",
+ * "font_ab12cd34.woff2" yes; "jquery-3.7.1.min.js", "12345678.js", "photo-20240101.jpg",
+ * "html5logo.svg" no. Known misses: a base64url hash holding a '-' is cut in two and may then be
+ * too short, and a hex hash of digits only is not recognised (those files are merely
+ * revalidated); a mixed-case word with a digit ("iPhone15Pro.png") passes, which is what
+ * revalidate_globs are for.
  */
 bool cachet_cache_policy_hashed_name(const char *name, size_t len);
 
 /**
  * The Cache-Control value for the file at the URL path path[0..len) (decoded, normally
- * starting with '/'; one lacking it is matched as if it had it). The immutable value when the
- * name is hashed (cachet_cache_policy_hashed_name) OR any glob matches: globs add to the hash
- * rule, they do not replace it, so naming a directory does not lose the bundler output. Otherwise
- * the default value. p == NULL means the defaults and no globs. The result is never NULL.
+ * starting with '/'; one lacking it is matched as if it had it). The default value when a
+ * revalidate glob matches; else the immutable value when the name is hashed
+ * (cachet_cache_policy_hashed_name) OR any glob matches: globs add to the hash rule, they do not
+ * replace it, so naming a directory does not lose the bundler output. Otherwise the default. p ==
+ * NULL means the defaults and no globs. The result is never NULL.
  */
 const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,
                                     size_t len);

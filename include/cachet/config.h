@@ -43,8 +43,9 @@ struct cachet_config {
 	const char *user; /* --user: drop to this account after binding and loading */
 	enum cachet_coding codings[CACHET_CODING_COUNT]; /* --compress, in preference order */
 	unsigned n_codings;
-	const char *cache_globs[CACHET_CONFIG_GLOBS_MAX]; /* --cache-immutable */
-	struct cachet_cache_policy cache;                 /* points into the fields above */
+	const char *cache_globs[CACHET_CONFIG_GLOBS_MAX];      /* --cache-immutable */
+	const char *revalidate_globs[CACHET_CONFIG_GLOBS_MAX]; /* --cache-revalidate */
+	struct cachet_cache_policy cache;                      /* points into the fields above */
 	unsigned watch_debounce_ms;
 };
 

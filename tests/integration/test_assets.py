@@ -719,6 +719,19 @@ def cache_policy_options():
     with Site("--cache-immutable", "*.woff2") as s:
         assert s.get("/font.woff2").header("Cache-Control") == IMMUTABLE
         assert s.get("/static/x.txt").header("Cache-Control") == "no-cache"
+    # --cache-revalidate wins over the hash rule and over --cache-immutable
+    with Site("--cache-immutable", "/static/*", "--cache-revalidate", "app.5d41402a.js",
+              "--cache-revalidate", "/static/sub/*") as s:
+        for tgt, want in (("/app.5d41402a.js", "no-cache"), ("/static/x.txt", IMMUTABLE),
+                          ("/static/sub/y.css", "no-cache"), ("/font.woff2", "no-cache")):
+            r = s.get(tgt)
+            expect_status(r, 200, tgt)
+            assert r.header_all("Cache-Control") == [want], \
+                "expected Cache-Control %r on %s with --cache-revalidate, got %r" % (
+                    want, tgt, r.header_all("Cache-Control"))
+            r = s.get(tgt, [("If-None-Match", r.header("ETag"))])
+            expect_status(r, 304, "%s INM" % tgt)
+            assert r.header_all("Cache-Control") == [want], "on the 304 of %s: %r" % (tgt, r)
 
 
 # ---------------------------------------------------------------------------------------------
