@@ -16,9 +16,11 @@
  *    is freed only after that send's CQE (conn_maybe_free).
  *  - a body sent from store memory is covered by a pin on its generation (gen_pin/gen_unpin):
  *    the worker keeps its reference to that generation until the last such send completes.
- *  - a zero-copy send (--zerocopy-min) references its memory until its notification CQE, not
- *    its result CQE: the send counts as in flight until the notification (on_send), so the two
- *    rules above cover it unchanged.
+ *  - a zero-copy send (--zerocopy-min) carries only a body from store memory (its head goes in a
+ *    plain send first, so the out buffer is never referenced past a result CQE). The kernel
+ *    holds those pages until the notification CQE, which may come after the result and after
+ *    later sends: each connection counts its outstanding notifications (zc_notifs) and holds an
+ *    extra pin on their generation (zc_gen) until the last one; the slot is not freed before.
  */
 #define _GNU_SOURCE
 #include "cachet/worker.h"
@@ -90,6 +92,7 @@ enum op {
 enum conn_flag {
 	RECV_ARMED = 1u << 0,       /* a multishot recv is outstanding */
 	SEND_INFLIGHT = 1u << 1,    /* the one send of this connection is outstanding */
+	SEND_ZC = 1u << 9,          /* ... and it is a zero-copy send */
 	CLOSE_INFLIGHT = 1u << 2,   /* the close is outstanding */
 	CLOSING = 1u << 3,          /* closing: free once nothing is outstanding */
 	CLOSE_AFTER_SEND = 1u << 4, /* close once the output has gone */
@@ -116,7 +119,8 @@ struct conn {
 	size_t body_len, body_sent;
 	struct cachet_store *body_gen; /* the pinned generation body points into */
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
-	int32_t zc_res;                /* a zero-copy send's result, held until its notification */
+	uint32_t zc_notifs;            /* zero-copy notifications still to come */
+	struct cachet_store *zc_gen;   /* pinned while zc_notifs > 0: their pages live there */
 	struct msghdr msg;
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
 	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
@@ -244,6 +248,19 @@ static struct cachet_store *gen_pin(struct worker *w)
 	return w->gen;
 }
 
+/* An extra pin on gen, which is w->gen or a retired generation still pinned (a body points into
+ * it), for memory the kernel holds past the send's completion. */
+static void gen_pin_at(struct worker *w, const struct cachet_store *gen)
+{
+	if (gen == w->gen) {
+		w->gen_sends++;
+		return;
+	}
+	for (unsigned i = 0; i < RETIRED_MAX; i++)
+		if (w->retired[i].gen == gen)
+			w->retired[i].sends++;
+}
+
 /* Called from the send's completion: the memory of gen is no longer referenced by it. */
 static void gen_unpin(struct worker *w, const struct cachet_store *gen)
 {
@@ -363,7 +380,7 @@ static void timer_set(struct worker *w, struct conn *c, enum timer_kind kind)
 static void conn_maybe_free(struct worker *w, struct conn *c)
 {
 	if (!(c->flags & CLOSING) ||
-	    (c->flags & (RECV_ARMED | SEND_INFLIGHT | CLOSE_INFLIGHT | DIRTY)))
+	    (c->flags & (RECV_ARMED | SEND_INFLIGHT | CLOSE_INFLIGHT | DIRTY)) || c->zc_notifs)
 		return;
 	in_release(w, c);
 	pool_put(w, c->out);
@@ -434,18 +451,19 @@ static void send_submit(struct worker *w, struct conn *c)
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
 	struct io_uring_sqe *sqe = sqe_get(w);
-	if (w->zerocopy_min && body_left >= w->zerocopy_min) {
-		/* the pages stay referenced until the notification CQE; see on_send */
-		if (out_left == 0) {
-			io_uring_prep_send_zc(sqe, c->fd, c->body + c->body_sent, body_left,
-			                      MSG_NOSIGNAL, 0);
-		} else {
-			c->iov[0] = (struct iovec){c->out + c->out_sent, out_left};
-			c->iov[1] = (struct iovec){(void *)(c->body + c->body_sent), body_left};
-			c->msg = (struct msghdr){.msg_iov = c->iov, .msg_iovlen = 2};
-			io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	bool zc = w->zerocopy_min && body_left >= w->zerocopy_min &&
+	          (!c->zc_notifs || c->zc_gen == c->body_gen); /* one pinned generation at a time */
+	if (zc && out_left == 0) {
+		/* the pages stay referenced until the notification CQE: see the top of this file */
+		io_uring_prep_send_zc(sqe, c->fd, c->body + c->body_sent, body_left, MSG_NOSIGNAL,
+		                      0);
+		if (c->zc_notifs++ == 0) {
+			c->zc_gen = c->body_gen;
+			gen_pin_at(w, c->zc_gen);
 		}
-	} else if (body_left == 0) {
+		c->flags |= SEND_ZC;
+	} else if (zc || body_left == 0) {
+		/* with zc: the head alone, copied; the body follows zero-copy from on_send */
 		io_uring_prep_send(sqe, c->fd, c->out + c->out_sent, out_left, MSG_NOSIGNAL);
 	} else if (out_left == 0) {
 		io_uring_prep_send(sqe, c->fd, c->body + c->body_sent, body_left, MSG_NOSIGNAL);
@@ -682,18 +700,26 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	}
 }
 
+/* One fewer zero-copy notification outstanding; the last one releases the generation pin. */
+static void zc_notif_done(struct worker *w, struct conn *c)
+{
+	if (c->zc_notifs == 0 || --c->zc_notifs > 0)
+		return;
+	gen_unpin(w, c->zc_gen);
+	c->zc_gen = NULL;
+	conn_maybe_free(w, c); /* a closing connection waited for this */
+}
+
 static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
 {
 	int32_t res = cqe->res;
-	if (cqe->flags & IORING_CQE_F_MORE) {
-		/* a zero-copy send's result: its memory is still referenced until the notification
-		 * that follows, so the send stays in flight until then */
-		c->zc_res = res;
+	if (cqe->flags & IORING_CQE_F_NOTIF) { /* the kernel let go of a zero-copy send's pages */
+		zc_notif_done(w, c);
 		return;
 	}
-	if (cqe->flags & IORING_CQE_F_NOTIF)
-		res = c->zc_res;
-	c->flags &= ~SEND_INFLIGHT;
+	if ((c->flags & SEND_ZC) && !(cqe->flags & IORING_CQE_F_MORE))
+		zc_notif_done(w, c); /* no notification will follow this one */
+	c->flags &= ~(SEND_INFLIGHT | SEND_ZC);
 	if (c->flags & CLOSING) {
 		conn_maybe_free(w, c);
 		return;
