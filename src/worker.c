@@ -248,35 +248,38 @@ static struct cachet_store *gen_pin(struct worker *w)
 	return w->gen;
 }
 
+/* The retired slot that still pins gen, or NULL. */
+static struct gen_pin *retired_pin(struct worker *w, const struct cachet_store *gen)
+{
+	for (unsigned i = 0; i < RETIRED_MAX; i++)
+		if (w->retired[i].gen == gen)
+			return &w->retired[i];
+	return NULL;
+}
+
 /* An extra pin on gen, which is w->gen or a retired generation still pinned (a body points into
  * it), for memory the kernel holds past the send's completion. */
 static void gen_pin_at(struct worker *w, const struct cachet_store *gen)
 {
-	if (gen == w->gen) {
+	struct gen_pin *p;
+
+	if (gen == w->gen)
 		w->gen_sends++;
-		return;
-	}
-	for (unsigned i = 0; i < RETIRED_MAX; i++)
-		if (w->retired[i].gen == gen)
-			w->retired[i].sends++;
+	else if ((p = retired_pin(w, gen)))
+		p->sends++;
 }
 
 /* Called from the send's completion: the memory of gen is no longer referenced by it. */
 static void gen_unpin(struct worker *w, const struct cachet_store *gen)
 {
+	struct gen_pin *p;
+
 	if (gen == w->gen) {
 		w->gen_sends--;
-		return;
-	}
-	for (unsigned i = 0; i < RETIRED_MAX; i++) {
-		struct gen_pin *p = &w->retired[i];
-		if (p->gen != gen)
-			continue;
-		if (--p->sends == 0) { /* the last send into a retired generation: let it go */
-			cachet_store_unref(p->gen);
-			p->gen = NULL;
-		}
-		return;
+	} else if ((p = retired_pin(w, gen)) && --p->sends == 0) {
+		/* the last send into a retired generation: let it go */
+		cachet_store_unref(p->gen);
+		p->gen = NULL;
 	}
 }
 
@@ -712,7 +715,6 @@ static void zc_notif_done(struct worker *w, struct conn *c)
 
 static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe *cqe)
 {
-	int32_t res = cqe->res;
 	if (cqe->flags & IORING_CQE_F_NOTIF) { /* the kernel let go of a zero-copy send's pages */
 		zc_notif_done(w, c);
 		return;
@@ -724,11 +726,11 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		conn_maybe_free(w, c);
 		return;
 	}
-	if (res < 0) {
+	if (cqe->res < 0) {
 		conn_close(w, c);
 		return;
 	}
-	size_t n = (size_t)res;
+	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
 	c->out_sent += (uint32_t)take;
@@ -946,8 +948,7 @@ bool cachet_worker_zerocopy_supported(void)
 	struct io_uring_probe *probe = io_uring_get_probe();
 	if (!probe)
 		return false;
-	bool ok = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) &&
-	          io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+	bool ok = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC); /* the only one used */
 	io_uring_free_probe(probe);
 	return ok;
 }
