@@ -63,14 +63,14 @@ static bool segment_has_hash(const char *s, size_t len)
 
 	if (is_hash(s, len))
 		return true;
-	for (i = 0; i <= len; i++) {
-		if (i < len && s[i] != '_')
+	for (i = 0; i < len; i++) {
+		if (s[i] != '_')
 			continue;
 		if (is_hash(s + part, i - part))
 			return true;
 		part = i + 1;
 	}
-	return false;
+	return part > 0 && is_hash(s + part, len - part); /* the part after the last '_' */
 }
 
 /* Length of name without its final extension (all of it when there is no '.'). */

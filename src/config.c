@@ -199,6 +199,19 @@ static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, ch
 	return 0;
 }
 
+/* Appends a non-empty glob of option name to globs[0..*n), which holds CACHET_CONFIG_GLOBS_MAX. */
+static int add_glob(const char **globs, unsigned *n, const char *name, const char *arg, char *err,
+                    size_t errlen)
+{
+	if (*n == CACHET_CONFIG_GLOBS_MAX || !arg[0]) {
+		snprintf(err, errlen, "%s: at most %d non-empty globs ('%s')", name,
+		         CACHET_CONFIG_GLOBS_MAX, arg);
+		return -EINVAL;
+	}
+	globs[(*n)++] = arg;
+	return 0;
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -229,16 +242,16 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		cfg->max_connections_set = true;
 		return 0;
 	case OPT_MAX_MEMORY:
-		if (parse_size(arg, SIZE_MAX, &v) < 0)
-			return bad(err, errlen, "--max-memory: expected a byte count, got '%s'",
-			           arg);
-		cfg->max_memory = (size_t)v;
-		return 0;
 	case OPT_ZEROCOPY_MIN:
-		if (parse_size(arg, SIZE_MAX, &v) < 0)
-			return bad(err, errlen, "--zerocopy-min: expected a byte count, got '%s'",
-			           arg);
-		cfg->zerocopy_min = (size_t)v;
+		if (parse_size(arg, SIZE_MAX, &v) < 0) {
+			snprintf(err, errlen, "%s: expected a byte count, got '%s'",
+			         opt == OPT_MAX_MEMORY ? "--max-memory" : "--zerocopy-min", arg);
+			return -EINVAL;
+		}
+		if (opt == OPT_MAX_MEMORY)
+			cfg->max_memory = (size_t)v;
+		else
+			cfg->zerocopy_min = (size_t)v;
 		return 0;
 	case OPT_WATCH:
 		cfg->watch = true;
@@ -265,17 +278,11 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		cfg->n_codings = 0;
 		return 0;
 	case OPT_CACHE_IMMUTABLE:
-		if (cfg->cache.n_globs == CACHET_CONFIG_GLOBS_MAX || !arg[0])
-			return bad(err, errlen,
-			           "--cache-immutable: at most 32 non-empty globs ('%s')", arg);
-		cfg->cache_globs[cfg->cache.n_globs++] = arg;
-		return 0;
+		return add_glob(cfg->cache_globs, &cfg->cache.n_globs, "--cache-immutable", arg,
+		                err, errlen);
 	case OPT_CACHE_REVALIDATE:
-		if (cfg->cache.n_revalidate == CACHET_CONFIG_GLOBS_MAX || !arg[0])
-			return bad(err, errlen,
-			           "--cache-revalidate: at most 32 non-empty globs ('%s')", arg);
-		cfg->revalidate_globs[cfg->cache.n_revalidate++] = arg;
-		return 0;
+		return add_glob(cfg->revalidate_globs, &cfg->cache.n_revalidate,
+		                "--cache-revalidate", arg, err, errlen);
 	case OPT_CACHE_DEFAULT:
 		if (!arg[0] || strpbrk(arg, "\r\n"))
 			return bad(err, errlen,
