@@ -111,7 +111,10 @@ struct cursor {
 /* What the field lines said that is only judged once all of them are read. */
 struct field_flags {
 	bool host;
-	bool transfer_encoding;
+	bool transfer_encoding; /* the field is present */
+	bool te_chunked;        /* chunked was in it */
+	bool te_after_chunked;  /* a coding followed chunked (chunked again included) */
+	bool te_other;          /* a coding other than chunked was in it */
 	bool conn_close;
 	bool conn_keep_alive;
 };
@@ -425,6 +428,29 @@ static int apply_content_length(struct cachet_span v, struct cachet_request *req
 	return any ? 0 : 400;
 }
 
+/**
+ * Reads a Transfer-Encoding line; several lines are one list, in order (RFC 9112 §6.1). A server
+ * that drops request content only needs to know that chunked is there, last, and alone: it frames
+ * the body. What is wrong is judged in finish_head(), once every line is in.
+ */
+static void apply_transfer_encoding(struct cachet_span v, struct field_flags *flags)
+{
+	struct cursor c = {.p = v.p, .end = v.p + v.len};
+	struct cachet_span elem;
+
+	flags->transfer_encoding = true;
+	while (next_element(&c, &elem)) {
+		if (elem.len == 0)
+			continue; /* empty list elements are to be ignored (RFC 9110 §5.6.1) */
+		if (flags->te_chunked)
+			flags->te_after_chunked = true;
+		if (span_equals_nocase(elem, "chunked"))
+			flags->te_chunked = true;
+		else
+			flags->te_other = true;
+	}
+}
+
 static void add_to_list(struct cachet_field_list *list, struct cachet_span v)
 {
 	if (list->n < CACHET_FIELD_LINES_MAX)
@@ -466,7 +492,7 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 	case FIELD_CONTENT_LENGTH:
 		return apply_content_length(v, req);
 	case FIELD_TRANSFER_ENCODING:
-		flags->transfer_encoding = true;
+		apply_transfer_encoding(v, flags);
 		return 0;
 	case FIELD_IF_NONE_MATCH:
 		add_to_list(&req->if_none_match, v);
@@ -547,15 +573,18 @@ static int parse_fields(struct cursor *c, struct cachet_request *req, struct fie
 static int finish_head(struct cachet_request *req, const struct field_flags *flags)
 {
 	if (flags->transfer_encoding) {
-		/* Both framings at once is a smuggling attempt; in HTTP/1.0, TE is faulty framing.
+		/* Both framings at once is a smuggling attempt; in HTTP/1.0, TE is faulty framing;
+		 * without chunked as the final coding the body's end cannot be found (§6.3 item 4).
 		 */
-		if (req->has_content_length || req->minor_version == 0)
+		if (req->has_content_length || req->minor_version == 0 || !flags->te_chunked ||
+		    flags->te_after_chunked)
 			return 400;
 	}
 	if (req->minor_version == 1 && !flags->host)
 		return 400;
-	if (flags->transfer_encoding)
-		return 501; /* cachet takes no request body in a transfer coding */
+	if (flags->te_other)
+		return 501; /* gzip, chunked: framed, but a coding cachet does not implement */
+	req->chunked = flags->transfer_encoding;
 	if (req->minor_version == 1)
 		req->keep_alive = !flags->conn_close;
 	else

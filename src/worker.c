@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachet/chunked.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
@@ -100,6 +101,7 @@ enum conn_flag {
 	NEED_RECV = 1u << 6,        /* (re-)arm the recv at the next flush */
 	DIRTY = 1u << 7,            /* on the flush list */
 	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
+	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
 };
 
 struct conn {
@@ -114,8 +116,9 @@ struct conn {
 	char *out;         /* responses being assembled or sent, or NULL */
 	uint32_t out_len;  /* bytes in out[] */
 	uint32_t out_sent; /* of those, sent */
-	uint64_t discard;  /* request body bytes still to skip */
-	const unsigned char *body; /* a large body sent from store memory, or NULL */
+	uint64_t discard;  /* request body bytes still to skip (Content-Length) */
+	struct cachet_chunked chunk; /* a chunked request body's progress, while SKIP_CHUNKED */
+	const unsigned char *body;   /* a large body sent from store memory, or NULL */
 	size_t body_len, body_sent;
 	struct cachet_store *body_gen; /* the pinned generation body points into */
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
@@ -513,6 +516,13 @@ static bool emit(struct worker *w, struct conn *c, const struct cachet_reply *r,
 	return true;
 }
 
+/* A request body is still arriving: the connection is not idle, and the header timeout (which
+ * bounds how long a request may take to arrive) covers it. */
+static bool body_pending(const struct conn *c)
+{
+	return c->discard || (c->flags & SKIP_CHUNKED);
+}
+
 /* Answers the complete requests at the start of buf[0..len) while the output has room.
  * Returns how many bytes were consumed; the rest is to be kept for later. */
 static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t len)
@@ -523,6 +533,23 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 			size_t k = len - off < c->discard ? len - off : (size_t)c->discard;
 			off += k;
 			c->discard -= k;
+			continue;
+		}
+		if (c->flags & SKIP_CHUNKED) { /* so is a chunked one, up to its final CRLF */
+			size_t used = 0;
+			int st = cachet_chunked_skip(&c->chunk, buf + off, len - off, &used);
+			off += used;
+			if (st == CACHET_CHUNKED_MORE)
+				continue;
+			c->flags &= ~SKIP_CHUNKED;
+			if (st == CACHET_CHUNKED_ERROR) {
+				/* The request was answered before its body went wrong, and where
+				 * the next request starts is unknowable: send what is queued, then
+				 * close. */
+				c->flags |= CLOSE_AFTER_SEND;
+				flush_mark(w, c);
+				return len;
+			}
 			continue;
 		}
 		if (!out_has_room(c))
@@ -545,6 +572,10 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 		} else {
 			off += (size_t)n;
 			c->discard = req.has_content_length ? req.content_length : 0;
+			if (req.chunked) {
+				cachet_chunked_init(&c->chunk);
+				c->flags |= SKIP_CHUNKED;
+			}
 			cachet_response_select(w->gen, &req, &r);
 		}
 		if (!emit(w, c, &r, &req)) {
@@ -630,7 +661,7 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 		recv_pause(w, c);
 	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
 	 * it is started when a partial request appears on an idle connection, never refreshed. */
-	if ((c->in_len || c->discard) && c->t_kind == T_IDLE)
+	if ((c->in_len || body_pending(c)) && c->t_kind == T_IDLE)
 		timer_set(w, c, T_HEADER);
 }
 
@@ -753,7 +784,7 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	if (!c->out_len && !(c->flags & CLOSING)) {
 		pool_put(w, c->out);
 		c->out = NULL;
-		timer_set(w, c, c->in_len || c->discard ? T_HEADER : T_IDLE);
+		timer_set(w, c, c->in_len || body_pending(c) ? T_HEADER : T_IDLE);
 	}
 }
 
@@ -970,7 +1001,8 @@ static void stop_begin(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if (!(c->flags & OPEN) || (c->flags & CLOSING))
 			continue;
-		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 && !c->discard)
+		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 &&
+		    !body_pending(c))
 			conn_close(w, c);
 		else
 			c->flags |= CLOSE_AFTER_SEND;

@@ -210,8 +210,23 @@ static const struct {
     /* framing */
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400},
-    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
     {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+     501},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", 400},
+    /* chunked not last, twice, or absent: the body's end is unknowable (RFC 9112 §6.3 item 4) */
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n",
+     400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+     400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunkedx\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 400}, /* no Host */
     {"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400}, /* TE in 1.0 is faulty */
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n", 400},
     {"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
@@ -516,6 +531,7 @@ static void assert_same_request(const struct cachet_request *a, const char *abas
 	assert_same_span(a->host, abase, b->host, bbase);
 	assert_int_equal(a->has_content_length, b->has_content_length);
 	assert_int_equal(a->content_length, b->content_length);
+	assert_int_equal(a->chunked, b->chunked);
 	assert_same_list(&a->if_none_match, abase, &b->if_none_match, bbase);
 	assert_same_list(&a->if_match, abase, &b->if_match, bbase);
 	assert_same_list(&a->accept_encoding, abase, &b->accept_encoding, bbase);
@@ -760,6 +776,36 @@ static void test_content_length(void **state)
 	}
 }
 
+/* Transfer-Encoding that frames a body cachet can skip: chunked alone, last, in HTTP/1.1. */
+static void test_transfer_encoding(void **state)
+{
+	static const char *const fields[] = {
+	    "Transfer-Encoding: chunked\r\n",
+	    "transfer-encoding: CHUNKED\r\n",
+	    "Transfer-Encoding:  chunked \t\r\n",
+	    "Transfer-Encoding: chunked,\r\n",
+	    "Transfer-Encoding: , chunked\r\n",
+	    "Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n",
+	};
+	char in[256];
+	struct result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		snprintf(in, sizeof(in), "POST / HTTP/1.1\r\nHost: h\r\n%s\r\n", fields[i]);
+		parse(&r, in);
+		if (r.rc != (int)strlen(in))
+			print_error("%s: rc %d status %d\n", fields[i], r.rc, r.status);
+		assert_int_equal(r.rc, (int)strlen(in));
+		assert_true(r.req.chunked);
+		assert_false(r.req.has_content_length);
+		unguard(&r.g);
+	}
+	parse(&r, "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
+	assert_false(r.req.chunked);
+	unguard(&r.g);
+}
+
 static void test_leading_empty_lines(void **state)
 {
 	const char *in = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -833,6 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_single_fields),
 	    cmocka_unit_test(test_connection_matrix),
 	    cmocka_unit_test(test_content_length),
+	    cmocka_unit_test(test_transfer_encoding),
 	    cmocka_unit_test(test_leading_empty_lines),
 	    cmocka_unit_test(test_ows_trimming),
 	    cmocka_unit_test(test_host_forms),

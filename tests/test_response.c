@@ -478,7 +478,8 @@ static void test_parse_error_heads_say_close(void **state)
 	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n", 400},
 	    {"GET /a.txt HTTP/2.0\r\nHost: h\r\n\r\n", 505},
 	    {"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ /a.txt HTTP/1.1\r\nHost: h\r\n\r\n", 501},
-	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+	    {"GET /a.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
 	};
 	unsigned bad = 0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

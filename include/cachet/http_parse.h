@@ -39,6 +39,7 @@ struct cachet_request {
 
 	struct cachet_span host; /* empty when absent (allowed only in HTTP/1.0) */
 	bool has_content_length;
+	bool chunked; /* a body in the chunked coding follows the head, to be discarded */
 	uint64_t content_length; /* body bytes that follow the head, to be discarded */
 
 	struct cachet_field_list if_none_match;
@@ -67,6 +68,12 @@ struct cachet_request {
  * empty lines included) when complete; CACHET_PARSE_INCOMPLETE when more bytes are needed;
  * CACHET_PARSE_ERROR when the request must be refused, with *status set to 400, 414, 431, 501 or
  * 505 (the connection is then to be closed). A 405 is not an error here: method_id says it.
+ *
+ * A body follows the head when has_content_length (content_length bytes) or chunked (framed by
+ * the chunked coding: see chunked.h); it is the caller's to skip before the next request.
+ * Transfer-Encoding is accepted only as chunked alone, in HTTP/1.1, without Content-Length:
+ * anything else that leaves the body's end unknown is 400, and another coding before chunked
+ * 501.
  */
 int cachet_http_parse_request(const char *buf, size_t len, size_t last_len,
                               struct cachet_request *req, int *status);

@@ -4,12 +4,15 @@
  * exceeds the input; every span lies inside the head; an error carries one of the documented
  * statuses. It then feeds the same bytes in chunks with last_len, as a connection would, and
  * checks that a head the one-shot parse accepts is INCOMPLETE on every prefix and parses to the
- * same length once whole.
+ * same length once whole. A head that announces a chunked body has the body skipped with
+ * cachet_chunked_skip(), once whole and once in pieces, which must agree on the result and on
+ * where the body ends; the bytes after it are parsed as the next head.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cachet/chunked.h"
 #include "cachet/http_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,6 +53,8 @@ static void check_request(const struct cachet_request *req, const char *buf, siz
 	check_span(req->if_unmodified_since, buf, head);
 	check_span(req->if_range, buf, head);
 	check_span(req->range, buf, head);
+	if (req->chunked)
+		check(!req->has_content_length && req->minor_version == 1);
 }
 
 static int parse(const char *buf, size_t len, size_t last_len, struct cachet_request *req)
@@ -80,6 +85,29 @@ static void feed_in_chunks(const char *buf, size_t whole, size_t step)
 	check(parse(buf, whole, last, &req) == (int)whole);
 }
 
+/* Skips a chunked body at buf[0..len) in pieces of `step` bytes (0: at once); returns the result
+ * and sets *used to the body bytes consumed, checking each call's contract on the way. */
+static int skip_chunked(const char *buf, size_t len, size_t step, size_t *used)
+{
+	struct cachet_chunked c;
+	size_t off = 0;
+	int rc;
+
+	cachet_chunked_init(&c);
+	*used = 0;
+	do {
+		size_t n = step == 0 || len - off < step ? len - off : step;
+		size_t u = SIZE_MAX;
+		rc = cachet_chunked_skip(&c, buf + off, n, &u);
+		check(rc == CACHET_CHUNKED_MORE || rc == CACHET_CHUNKED_DONE ||
+		      rc == CACHET_CHUNKED_ERROR);
+		check(u <= n && (rc != CACHET_CHUNKED_MORE || u == n));
+		*used += u;
+		off += n;
+	} while (rc == CACHET_CHUNKED_MORE && off < len);
+	return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
@@ -87,9 +115,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = parse(buf, size, 0, &req);
 
 	if (rc > 0) {
+		size_t next = (size_t)rc;
 		feed_in_chunks(buf, (size_t)rc, 1 + size % 13);
-		if ((size_t)rc < size)
-			parse(buf + rc, size - (size_t)rc, 0, &req); /* a pipelined next head */
+		if (req.chunked) {
+			size_t used = 0, used_pieces = 0;
+			int st = skip_chunked(buf + next, size - next, 0, &used);
+			check(skip_chunked(buf + next, size - next, 1 + size % 7, &used_pieces) ==
+			      st);
+			check(used_pieces == used);
+			if (st != CACHET_CHUNKED_DONE)
+				return 0;
+			next += used;
+		}
+		if (next < size)
+			parse(buf + next, size - next, 0, &req); /* a pipelined next head */
 	}
 	return 0;
 }
