@@ -2,6 +2,8 @@
  * one step, so a large body costs one call per receive, not per byte. */
 #include "cachet/chunked.h"
 
+#include "cachet/chars.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -27,29 +29,10 @@ void cachet_chunked_init(struct cachet_chunked *c)
 	c->state = S_SIZE_FIRST;
 }
 
-static int hex_value(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Control characters other than HTAB (CR and LF included: they end lines and are handled first). */
 static bool is_ctl(unsigned char ch)
 {
 	return (ch < 0x20 && ch != '\t') || ch == 0x7f;
-}
-
-/* tchar (RFC 9110 §5.6.2): what a field name may start with. */
-static bool is_tchar(unsigned char ch)
-{
-	if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-		return true;
-	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
 int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, size_t *used)
@@ -79,7 +62,7 @@ int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, s
 		switch (c->state) {
 		case S_SIZE_FIRST:
 		case S_SIZE: {
-			int d = hex_value(ch);
+			int d = cachet_char_hex_value((char)ch);
 			if (d >= 0) {
 				if (c->left > (UINT64_MAX >> 4))
 					goto error; /* does not fit in 64 bits */
@@ -131,7 +114,7 @@ int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, s
 		case S_TRAILER_START:
 			if (ch == '\r')
 				c->state = S_FINAL_LF;
-			else if (is_tchar(ch))
+			else if (cachet_char_is_tchar((char)ch)) /* a field name's first byte */
 				c->state = S_TRAILER_LINE;
 			else
 				goto error; /* obs-fold, or not a field line */

@@ -1,6 +1,8 @@
 /* encoding.c - Accept-Encoding negotiation (RFC 9110 §12.5.3) and coding names. */
 #include "cachet/encoding.h"
 
+#include "cachet/chars.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -36,13 +38,6 @@ const char *cachet_encoding_name(enum cachet_coding c)
 const char *cachet_encoding_suffix(enum cachet_coding c)
 {
 	return (unsigned)c < CACHET_CODING_COUNT ? suffixes[c] : NULL;
-}
-
-static bool is_tchar(char c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 static char lower(char c)
@@ -137,7 +132,7 @@ static void read_element(struct weights *w, struct cachet_span e)
 	unsigned k;
 	int q;
 
-	while (tok.len < e.len && is_tchar(e.p[tok.len]))
+	while (tok.len < e.len && cachet_char_is_tchar(e.p[tok.len]))
 		tok.len++;
 	if (tok.len == 0)
 		return;

@@ -2,6 +2,8 @@
  * that the path checked is exactly the path used. */
 #include "cachet/path.h"
 
+#include "cachet/chars.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -20,17 +22,6 @@ struct builder {
 	 */
 	size_t overflow;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool ascii_prefix_nocase(const char *s, size_t len, const char *prefix)
 {
@@ -118,8 +109,8 @@ static int decode_byte(const char *p, size_t *i, size_t end)
 
 		if (end - *i < 3)
 			return -EINVAL;
-		hi = hexval(p[*i + 1]);
-		lo = hexval(p[*i + 2]);
+		hi = cachet_char_hex_value(p[*i + 1]);
+		lo = cachet_char_hex_value(p[*i + 2]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		c = hi << 4 | lo;

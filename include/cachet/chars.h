@@ -1,0 +1,29 @@
+/* chars.h - character classes of RFC 9110 shared by the small parsers (chunked, encoding, path).
+ * http_parse.c keeps its own 256-entry tables: it runs on every request. */
+#ifndef CACHET_CHARS_H
+#define CACHET_CHARS_H
+
+#include <stdbool.h>
+#include <string.h>
+
+/** tchar (RFC 9110 §5.6.2): a byte of a token. */
+static inline bool cachet_char_is_tchar(char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/** The value of a HEXDIG, either case, or -1. */
+static inline int cachet_char_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+#endif
