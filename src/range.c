@@ -93,31 +93,6 @@ static bool scan_spec(struct cursor *c, struct spec *s)
 	return true;
 }
 
-/*
- * Reads the range-set: exactly one non-empty element is accepted; empty elements and OWS
- * around elements are skipped. Returns false on a syntax error or on more than one range.
- */
-static bool scan_set(struct cursor *c, struct spec *s)
-{
-	unsigned n = 0;
-
-	while (c->i < c->len) {
-		skip_ows(c);
-		if (at(c, ',')) {
-			c->i++;
-			continue;
-		}
-		if (c->i == c->len)
-			break;
-		if (n++ || !scan_spec(c, s))
-			return false;
-		skip_ows(c);
-		if (c->i < c->len && !at(c, ','))
-			return false;
-	}
-	return n == 1;
-}
-
 static int resolve(const struct spec *s, uint64_t size, uint64_t *first, uint64_t *last)
 {
 	if (size == 0)
@@ -136,15 +111,52 @@ static int resolve(const struct spec *s, uint64_t size, uint64_t *first, uint64_
 	return CACHET_RANGE_OK;
 }
 
-int cachet_range_parse(const char *v, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
+static int parse_set(const char *v, size_t len, uint64_t size, struct cachet_range_set *set)
 {
 	struct cursor c = {v, len, 0};
-	struct spec s = {0}; /* gcc -O3 cannot see scan_set() always sets it */
+	unsigned specs = 0;
 
+	set->n = 0;
 	skip_ows(&c);
-	if (!scan_unit(&c) || !scan_set(&c, &s))
+	if (!scan_unit(&c))
 		return CACHET_RANGE_NONE;
-	return resolve(&s, size, first, last);
+	/* range-set: elements separated by commas; empty elements and OWS around them skipped */
+	while (c.i < c.len) {
+		struct spec s;
+		uint64_t first, last;
+
+		skip_ows(&c);
+		if (at(&c, ',')) {
+			c.i++;
+			continue;
+		}
+		if (c.i == c.len)
+			break;
+		if (++specs > CACHET_RANGES_MAX || !scan_spec(&c, &s))
+			return CACHET_RANGE_NONE;
+		skip_ows(&c);
+		if (c.i < c.len && !at(&c, ','))
+			return CACHET_RANGE_NONE;
+		if (resolve(&s, size, &first, &last) != CACHET_RANGE_OK)
+			continue; /* unsatisfiable alone: the others may still be served */
+		if (set->n && first <= set->last[set->n - 1])
+			return CACHET_RANGE_NONE; /* overlapping or descending */
+		set->first[set->n] = first;
+		set->last[set->n] = last;
+		set->n++;
+	}
+	if (specs == 0)
+		return CACHET_RANGE_NONE;
+	return set->n ? CACHET_RANGE_OK : CACHET_RANGE_UNSATISFIABLE;
+}
+
+int cachet_range_parse(const char *v, size_t len, uint64_t size, struct cachet_range_set *set)
+{
+	int rc = parse_set(v, len, size, set);
+
+	if (rc != CACHET_RANGE_OK)
+		set->n = 0;
+	return rc;
 }
 
 /* Appends v in decimal at out[*pos]; the caller has checked the room. */

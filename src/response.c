@@ -8,6 +8,7 @@
 
 #include "cachet/conditional.h"
 #include "cachet/path.h"
+#include "cachet/multipart.h"
 #include "cachet/range.h"
 
 void cachet_response_error(const struct cachet_store *st, int status, bool head_only,
@@ -49,19 +50,48 @@ static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_
 	r->extra_len = (uint8_t)(p + 2 - r->extra);
 }
 
-/* 200, 206 or 416 once the preconditions have passed (RFC 9110 §14.2: Range only on GET, only
- * when If-Range allows it; an invalid or multi-range header is ignored). */
-static void reply_body(const struct cachet_repr *rep, const struct cachet_validators *v,
-                       const struct cachet_request *req, struct cachet_reply *r)
+/* "Content-Length: " with 20 digits and CRLF, and what the multipart Content-Type adds to the
+ * block (at most its whole length), must fit in the same room. */
+static_assert(CACHET_RESPONSE_EXTRA_MAX >= 16 + 20 + 2 + CACHET_MULTIPART_TYPE_MAX,
+              "room for the multipart 206 lines");
+
+/* A 206 with several ranges: the block, a Content-Length for the whole multipart body, and the
+ * plan the caller sends the parts from. */
+static void reply_multipart(const struct cachet_repr *rep, const struct cachet_multipart *mp,
+                            struct cachet_reply *r)
 {
-	uint64_t first, last;
+	static const char cl[] = "Content-Length: ";
+	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
+	*r = (struct cachet_reply){.head = &rep->partial, .status = 206, .multipart = mp};
+	memcpy(p, cl, sizeof(cl) - 1);
+	p += sizeof(cl) - 1;
+	p += cachet_range_format_uint(p, (size_t)(end - p), mp->body_len);
+	memcpy(p, "\r\n", 2);
+	r->extra_len = (uint8_t)(p + 2 - r->extra);
+}
+
+/* 200, 206 or 416 once the preconditions have passed (RFC 9110 §14.2: Range only on GET, only
+ * when If-Range allows it; an invalid header is ignored). content_type is NULL when the
+ * representation may not be sent in parts (see cachet_response_select()). */
+static void reply_body(const struct cachet_repr *rep, const char *content_type,
+                       const struct cachet_validators *v, const struct cachet_request *req,
+                       struct cachet_reply *r, struct cachet_multipart *mp)
+{
+	struct cachet_range_set set;
 	if (req->method_id == CACHET_METHOD_GET && req->n_range == 1 &&
 	    cachet_conditional_if_range(req, v)) {
-		switch (cachet_range_parse(req->range.p, req->range.len, rep->body_len, &first,
-		                           &last)) {
+		switch (cachet_range_parse(req->range.p, req->range.len, rep->body_len, &set)) {
 		case CACHET_RANGE_OK:
-			reply_partial(rep, first, last, r);
-			return;
+			if (set.n == 1) {
+				reply_partial(rep, set.first[0], set.last[0], r);
+				return;
+			}
+			if (mp && content_type &&
+			    cachet_multipart_plan(mp, rep, content_type, &set)) {
+				reply_multipart(rep, mp, r);
+				return;
+			}
+			break; /* several ranges that cannot be sent in parts: the whole 200 */
 		case CACHET_RANGE_UNSATISFIABLE:
 			*r = (struct cachet_reply){.head = &rep->unsatisfiable, .status = 416};
 			return;
@@ -77,7 +107,8 @@ static void reply_body(const struct cachet_repr *rep, const struct cachet_valida
 }
 
 static void reply_file(const struct cachet_store *st, const struct cachet_entry *e,
-                       const struct cachet_request *req, struct cachet_reply *r)
+                       const struct cachet_request *req, struct cachet_reply *r,
+                       struct cachet_multipart *mp)
 {
 	unsigned coding = CACHET_CODING_IDENTITY;
 	if (e->available != 1u << CACHET_CODING_IDENTITY)
@@ -96,11 +127,11 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	case CACHET_COND_PROCEED:
 		break;
 	}
-	reply_body(rep, &v, req, r);
+	reply_body(rep, coding == CACHET_CODING_IDENTITY ? e->content_type : NULL, &v, req, r, mp);
 }
 
 void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
-                            struct cachet_reply *r)
+                            struct cachet_reply *r, struct cachet_multipart *mp)
 {
 	char path[CACHET_PATH_MAX];
 	bool head_only = req->method_id == CACHET_METHOD_HEAD;
@@ -126,7 +157,27 @@ void cachet_response_select(const struct cachet_store *st, const struct cachet_r
 		*r = (struct cachet_reply){.head = &e->redirect, .status = 301};
 		return;
 	}
-	reply_file(st, e, req, r);
+	reply_file(st, e, req, r, mp);
+}
+
+/* Copies block b with its Content-Type value replaced by the multipart one. The Date line comes
+ * before Content-Type in every block, so b->date_off still holds in the copy. */
+static size_t copy_block_multipart(const struct cachet_block *b, const struct cachet_multipart *mp,
+                                   char *dst)
+{
+	static const char ct[] = "\r\nContent-Type: ";
+	const char *at = strstr(b->text, ct); /* block texts are NUL-terminated */
+	const char *eol = at ? strstr(at + sizeof(ct) - 1, "\r\n") : NULL;
+	if (!eol) { /* not a block store.c formats; sent as it is */
+		memcpy(dst, b->text, b->len);
+		return b->len;
+	}
+	size_t head = (size_t)(at - b->text) + sizeof(ct) - 1;
+	size_t rest = b->len - (size_t)(eol - b->text);
+	memcpy(dst, b->text, head);
+	size_t n = head + cachet_multipart_type(mp, dst + head);
+	memcpy(dst + n, eol, rest);
+	return n + rest;
 }
 
 size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,
@@ -135,9 +186,12 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	static const char tail_close[] = "Connection: close\r\n\r\n";
 	static const char tail_keep10[] = "Connection: keep-alive\r\n\r\n";
 	const struct cachet_block *b = r->head;
-	memcpy(dst, b->text, b->len);
-	memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
 	size_t n = b->len;
+	if (r->multipart)
+		n = copy_block_multipart(b, r->multipart, dst);
+	else
+		memcpy(dst, b->text, b->len);
+	memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
 	if (r->extra_len) {
 		memcpy(dst + n, r->extra, r->extra_len);
 		n += r->extra_len;

@@ -16,6 +16,9 @@
  *    is freed only after that send's CQE (conn_maybe_free).
  *  - a body sent from store memory is covered by a pin on its generation (gen_pin/gen_unpin):
  *    the worker keeps its reference to that generation until the last such send completes.
+ *  - a multipart/byteranges answer (several ranges) holds its own pin on the generation its plan
+ *    and ranges point into, from emit() until its close delimiter has been sent or the
+ *    connection is freed; each part's bytes go out as an ordinary body with a pin of their own.
  *  - a zero-copy send (--zerocopy-min) carries only a body from store memory (its head goes in a
  *    plain send first, so the out buffer is never referenced past a result CQE). The kernel
  *    holds those pages until the notification CQE, which may come after the result and after
@@ -121,6 +124,7 @@ struct conn {
 	const unsigned char *body;   /* a large body sent from store memory, or NULL */
 	size_t body_len, body_sent;
 	struct cachet_store *body_gen; /* the pinned generation body points into */
+	struct multipart_send *mp;     /* a multipart/byteranges answer in progress, or NULL */
 	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
 	uint32_t zc_notifs;            /* zero-copy notifications still to come */
 	struct cachet_store *zc_gen;   /* pinned while zc_notifs > 0: their pages live there */
@@ -149,6 +153,15 @@ struct gen_pin {
 	uint32_t sends;
 };
 
+/* A multipart/byteranges answer being sent, one piece per send: part headers and the close
+ * delimiter are written into the out buffer when the previous piece has gone, each part's bytes
+ * are the body of that send. Allocated per answer: several ranges in one request are rare. */
+struct multipart_send {
+	struct cachet_multipart plan;
+	struct cachet_store *gen; /* pinned for the whole answer: plan.rep lives there */
+	unsigned next;            /* the part whose header goes next; plan.set.n: the close */
+};
+
 struct worker {
 	struct cachet_worker *pub;
 	struct io_uring ring;
@@ -172,6 +185,7 @@ struct worker {
 	uint32_t now_ms;               /* monotonic milliseconds, read once per loop turn; wraps */
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
+	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -382,6 +396,49 @@ static void timer_set(struct worker *w, struct conn *c, enum timer_kind kind)
 	l->tail = slot;
 }
 
+/* ---- multipart/byteranges ---- */
+
+/* Ends a multipart answer (sent, or its connection going away): its generation pin goes. */
+static void multipart_end(struct worker *w, struct conn *c)
+{
+	if (!c->mp)
+		return;
+	gen_unpin(w, c->mp->gen);
+	free(c->mp);
+	c->mp = NULL;
+}
+
+/* Called when everything queued has been sent: puts the next piece of the multipart answer in
+ * place, part i's header in out and its bytes as the body (pinned like any body from store
+ * memory), or after the last part the close delimiter. Returns 1 when there is a piece to send,
+ * 0 when the answer is complete (and ended), a negative errno when it cannot go on. */
+static int multipart_next(struct worker *w, struct conn *c)
+{
+	struct multipart_send *m = c->mp;
+	const struct cachet_multipart *p = &m->plan;
+	if (m->next > p->set.n) {
+		multipart_end(w, c);
+		return 0;
+	}
+	if (!c->out && !(c->out = pool_get(w)))
+		return -ENOMEM;
+	if (m->next == p->set.n) {
+		c->out_len = (uint32_t)cachet_multipart_close(p, c->out, IO_BUF_SIZE);
+	} else {
+		/* room: IO_BUF_SIZE is far above a part header (the content type is at most 255) */
+		c->out_len = (uint32_t)cachet_multipart_part_head(p, m->next, c->out, IO_BUF_SIZE);
+		if (c->out_len == 0)
+			return -EINVAL;
+		c->body = p->rep->body + p->set.first[m->next];
+		c->body_len = p->set.last[m->next] - p->set.first[m->next] + 1;
+		c->body_sent = 0;
+		c->body_gen = m->gen;
+		gen_pin_at(w, m->gen);
+	}
+	m->next++;
+	return 1;
+}
+
 /* Frees the slot once no operation of the connection is outstanding. */
 static void conn_maybe_free(struct worker *w, struct conn *c)
 {
@@ -392,6 +449,7 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	pool_put(w, c->out);
 	if (c->body)
 		gen_unpin(w, c->body_gen);
+	multipart_end(w, c);
 	c->out = NULL;
 	c->body = NULL;
 	c->seq++;
@@ -488,7 +546,7 @@ static void send_submit(struct worker *w, struct conn *c)
 
 static bool out_has_room(const struct conn *c)
 {
-	return !c->body && (!c->out || IO_BUF_SIZE - c->out_len >= HEAD_ROOM);
+	return !c->body && !c->mp && (!c->out || IO_BUF_SIZE - c->out_len >= HEAD_ROOM);
 }
 
 /* Appends one response to the connection's output. Returns false when out of memory. */
@@ -499,7 +557,15 @@ static bool emit(struct worker *w, struct conn *c, const struct cachet_reply *r,
 		return false;
 	c->out_len += (uint32_t)cachet_response_write_head(r, req, w->stopping, w->date.text,
 	                                                   c->out + c->out_len);
-	if (r->body_len) {
+	if (r->multipart) { /* the parts follow the head, one send each: multipart_next() */
+		struct multipart_send *m = malloc(sizeof(*m));
+		if (!m)
+			return false;
+		m->plan = *r->multipart;
+		m->gen = gen_pin(w);
+		m->next = 0;
+		c->mp = m;
+	} else if (r->body_len) {
 		if (r->body_len <= COPY_BODY_MAX && r->body_len <= IO_BUF_SIZE - c->out_len) {
 			memcpy(c->out + c->out_len, r->body, r->body_len);
 			c->out_len += (uint32_t)r->body_len;
@@ -576,7 +642,7 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 				cachet_chunked_init(&c->chunk);
 				c->flags |= SKIP_CHUNKED;
 			}
-			cachet_response_select(w->gen, &req, &r);
+			cachet_response_select(w->gen, &req, &r, &w->mp_plan);
 		}
 		if (!emit(w, c, &r, &req)) {
 			conn_close(w, c);
@@ -774,6 +840,17 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	if (c->body) {
 		gen_unpin(w, c->body_gen);
 		c->body = NULL;
+	}
+	if (c->mp) {
+		int more = multipart_next(w, c);
+		if (more < 0) {
+			conn_close(w, c);
+			return;
+		}
+		if (more) {
+			send_submit(w, c);
+			return;
+		}
 	}
 	if (c->flags & CLOSE_AFTER_SEND) {
 		conn_close(w, c);

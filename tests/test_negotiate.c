@@ -146,8 +146,9 @@ static void select_in(const struct cachet_store *st, char *buf, size_t cap, cons
 	if (n != len)
 		print_error("parse of '%s': %d (status %d)\n", buf, n, status);
 	assert_int_equal(n, len);
+	static struct cachet_multipart mp; /* read through r->multipart by the multipart tests */
 	memset(r, 0xa5, sizeof(*r));
-	cachet_response_select(st, req, r);
+	cachet_response_select(st, req, r, &mp);
 }
 
 static void do_select(const char *method, const char *path, const char *lines,
@@ -379,31 +380,19 @@ struct range_case {
 };
 
 static const struct range_case range_cases[] = {
-    {ID, "bytes=0-0", 206, 0, 0},
-    {ID, "bytes=0-99", 206, 0, 99},
-    {ID, "bytes=100-199", 206, 100, 199},
-    {ID, "bytes=5-", 206, 5, END_N},
-    {ID, "bytes=-1", 206, -1, END_N},
-    {ID, "bytes=-200", 206, -200, END_N},
-    {ID, "bytes=0-999999", 206, 0, END_N},
-    {ID, "bytes=-999999", 206, 0, END_N},
-    {ID, "BYTES = 7-8 ", 206, 7, 8},
-    {ID, "bytes=%zu-", 416, 0, 0},
-    {ID, "bytes=-0", 416, 0, 0},
-    {ID, "bytes=999999-", 416, 0, 0},
-    {ID, "bytes=5-2", 200, 0, 0},
-    {ID, "bytes=0-5,10-15", 200, 0, 0},
-    {ID, "items=0-5", 200, 0, 0},
-    {ID, "bytes=abc", 200, 0, 0},
-    {ID, "bytes=", 200, 0, 0},
-    {GZ, "bytes=0-19", 206, 0, 19},
-    {GZ, "bytes=-15", 206, -15, END_N},
-    {GZ, "bytes=30-", 206, 30, END_N},
-    {GZ, "bytes=%zu-", 416, 0, 0},
-    {GZ, "bytes=0-1,3-4", 200, 0, 0},
-    {BR, "bytes=1-1", 206, 1, 1},
-    {BR, "bytes=%zu-", 416, 0, 0},
-    {ZS, "bytes=10-", 206, 10, END_N},
+    {ID, "bytes=0-0", 206, 0, 0},          {ID, "bytes=0-99", 206, 0, 99},
+    {ID, "bytes=100-199", 206, 100, 199},  {ID, "bytes=5-", 206, 5, END_N},
+    {ID, "bytes=-1", 206, -1, END_N},      {ID, "bytes=-200", 206, -200, END_N},
+    {ID, "bytes=0-999999", 206, 0, END_N}, {ID, "bytes=-999999", 206, 0, END_N},
+    {ID, "BYTES = 7-8 ", 206, 7, 8},       {ID, "bytes=%zu-", 416, 0, 0},
+    {ID, "bytes=-0", 416, 0, 0},           {ID, "bytes=999999-", 416, 0, 0},
+    {ID, "bytes=5-2", 200, 0, 0},          {ID, "bytes=0-5,2-3", 200, 0, 0},
+    {ID, "bytes=0-5,1000000-", 206, 0, 5}, {ID, "items=0-5", 200, 0, 0},
+    {ID, "bytes=abc", 200, 0, 0},          {ID, "bytes=", 200, 0, 0},
+    {GZ, "bytes=0-19", 206, 0, 19},        {GZ, "bytes=-15", 206, -15, END_N},
+    {GZ, "bytes=30-", 206, 30, END_N},     {GZ, "bytes=%zu-", 416, 0, 0},
+    {GZ, "bytes=0-1,3-4", 200, 0, 0},      {BR, "bytes=1-1", 206, 1, 1},
+    {BR, "bytes=%zu-", 416, 0, 0},         {ZS, "bytes=10-", 206, 10, END_N},
     {ZS, "bytes=-3", 206, -3, END_N},
 };
 
@@ -517,6 +506,48 @@ static void test_range_head_ignored(void **state)
 	struct cachet_reply r;
 	do_select("GET", "/a.js", "Range: bytes=0-9\r\nRange: bytes=0-9\r\n", &r);
 	expect_ok(&r, "/a.js", ID, false);
+}
+
+/* Several ranges: a multipart 206 from the identity representation only. */
+static void test_multipart_select(void **state)
+{
+	(void)state;
+	const struct cachet_entry *a = entry("/a.js");
+	const struct cachet_repr *id = &a->repr[ID];
+	struct cachet_reply r;
+
+	do_select("GET", "/a.js", "Range: bytes=0-5, 10-15,-2\r\n", &r);
+	assert_int_equal(r.status, 206);
+	assert_ptr_equal(r.head, &id->partial);
+	assert_null(r.body);
+	assert_int_equal(r.body_len, 0);
+	assert_false(r.close);
+	const struct cachet_multipart *mp = r.multipart;
+	assert_non_null(mp);
+	assert_ptr_equal(mp->rep, id);
+	assert_string_equal(mp->content_type, a->content_type);
+	assert_int_equal(mp->set.n, 3);
+	assert_int_equal(mp->set.first[1], 10);
+	assert_int_equal(mp->set.last[2], id->body_len - 1);
+	char want[64];
+	int n = snprintf(want, sizeof(want), "Content-Length: %llu\r\n",
+	                 (unsigned long long)mp->body_len);
+	assert_int_equal(r.extra_len, n);
+	assert_memory_equal(r.extra, want, (size_t)n);
+
+	/* A coded representation, HEAD, or an If-Range that does not match: the whole 200. */
+	do_select("GET", "/a.js", AE "gzip\r\nRange: bytes=0-1,3-4\r\n", &r);
+	expect_ok(&r, "/a.js", GZ, false);
+	assert_null(r.multipart);
+	do_select("HEAD", "/a.js", "Range: bytes=0-1,3-4\r\n", &r);
+	expect_ok(&r, "/a.js", ID, true);
+	do_select("GET", "/a.js", "Range: bytes=0-1,3-4\r\nIf-Range: \"other\"\r\n", &r);
+	expect_ok(&r, "/a.js", ID, false);
+	assert_null(r.multipart);
+	/* One range: no multipart, even with a plan to fill. */
+	do_select("GET", "/a.js", "Range: bytes=0-1\r\n", &r);
+	expect_partial(&r, id, 0, 1);
+	assert_null(r.multipart);
 }
 
 /* ---- If-Range ---- */
@@ -727,6 +758,7 @@ int main(void)
 	    cmocka_unit_test(test_preference_order),
 	    cmocka_unit_test(test_ranges),
 	    cmocka_unit_test(test_range_past_coded_end),
+	    cmocka_unit_test(test_multipart_select),
 	    cmocka_unit_test(test_range_head_ignored),
 	    cmocka_unit_test(test_if_range),
 	    cmocka_unit_test(test_preconditions),

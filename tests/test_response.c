@@ -213,7 +213,7 @@ static void check_select(size_t i, const struct select_case *c)
 	parse_ok(buf, &req);
 	struct cachet_reply r;
 	memset(&r, 0xa5, sizeof(r));
-	cachet_response_select(store, &req, &r);
+	cachet_response_select(store, &req, &r, NULL);
 	if (r.status != c->status || r.close != c->close)
 		print_error("case %zu: status %d close %d\n", i, r.status, r.close);
 	assert_int_equal(r.status, c->status);
@@ -272,7 +272,7 @@ static void test_select_long_path(void **state)
 	struct cachet_request req;
 	parse_ok(buf, &req);
 	struct cachet_reply r;
-	cachet_response_select(store, &req, &r);
+	cachet_response_select(store, &req, &r, NULL);
 	assert_int_equal(r.status, 414);
 	assert_true(r.close);
 	assert_ptr_equal(r.head, &cachet_store_error(store, 414)->block);
@@ -285,8 +285,8 @@ static void test_select_no_copy(void **state)
 	struct cachet_request req;
 	parse_ok("GET /a.txt" H END, &req);
 	struct cachet_reply r1, r2;
-	cachet_response_select(store, &req, &r1);
-	cachet_response_select(store, &req, &r2);
+	cachet_response_select(store, &req, &r1, NULL);
+	cachet_response_select(store, &req, &r2, NULL);
 	assert_ptr_equal(r1.head, r2.head);
 	assert_ptr_equal(r1.body, r2.body);
 	assert_ptr_equal(r1.body, entry("/a.txt")->blob->data);
@@ -371,7 +371,7 @@ static void test_write_head(void **state)
 		struct cachet_request req;
 		parse_ok(c->req, &req);
 		struct cachet_reply r;
-		cachet_response_select(store, &req, &r);
+		cachet_response_select(store, &req, &r, NULL);
 		char out[4096];
 		size_t n = write_checked(&r, &req, c->force_close, out, sizeof(out));
 		size_t tl = strlen(c->tail);
@@ -402,7 +402,7 @@ static void test_write_head_date(void **state)
 		struct cachet_request req;
 		parse_ok(reqs[i], &req);
 		struct cachet_reply r;
-		cachet_response_select(store, &req, &r);
+		cachet_response_select(store, &req, &r, NULL);
 		char out[4096];
 		size_t n = write_checked(&r, &req, false, out, sizeof(out));
 		assert_int_equal(text_count(out, n, "\r\nDate: " DATE "\r\n"), 1);
@@ -410,6 +410,47 @@ static void test_write_head_date(void **state)
 		/* The store's own block is untouched (it is shared, read-only). */
 		assert_int_equal(text_count(r.head->text, r.head->len, DATE), 0);
 	}
+}
+
+/* A multipart 206: the block with its Content-Type replaced, the Date in place, the
+ * Content-Length of the whole multipart body, within the room every head is given. */
+static void test_write_head_multipart(void **state)
+{
+	(void)state;
+	struct cachet_request req;
+	parse_ok("GET /a.txt" H "Range: bytes=0-1,3-4\r\nConnection: close\r\n" END, &req);
+	struct cachet_multipart mp;
+	struct cachet_reply r;
+	cachet_response_select(store, &req, &r, &mp);
+	assert_int_equal(r.status, 206);
+	assert_ptr_equal(r.multipart, &mp);
+	char out[4096];
+	memset(out, '#', sizeof(out));
+	size_t n = cachet_response_write_head(&r, &req, false, DATE, out);
+	assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
+	assert_int_equal(out[n], '#');
+	assert_memory_equal(out + r.head->date_off, DATE, CACHET_HTTPDATE_LEN);
+	assert_memory_equal(out, "HTTP/1.1 206 Partial Content\r\nDate: " DATE "\r\n",
+	                    strlen("HTTP/1.1 206 Partial Content\r\nDate: " DATE "\r\n"));
+	char want[160];
+	snprintf(want, sizeof(want), "\r\nContent-Type: multipart/byteranges; boundary=%s\r\n",
+	         mp.boundary);
+	assert_int_equal(text_count(out, n, want), 1);
+	assert_int_equal(text_count(out, n, "Content-Type:"), 1);
+	snprintf(want, sizeof(want), "\r\nContent-Length: %llu\r\n",
+	         (unsigned long long)mp.body_len);
+	assert_int_equal(text_count(out, n, want), 1);
+	assert_int_equal(text_count(out, n, "Content-Length:"), 1);
+	assert_int_equal(text_count(out, n, "Content-Range:"), 0);
+	assert_int_equal(text_count(out, n, "Connection: close\r\n"), 1);
+	assert_int_equal(text_count(out, n, "\r\n\r\n"), 1);
+	assert_memory_equal(out + n - 4, "\r\n\r\n", 4);
+	/* Everything of the block but its Content-Type is there: ETag, Last-Modified, ... */
+	const struct cachet_entry *e = entry("/a.txt");
+	assert_int_equal(text_count(out, n, "ETag: "), 1);
+	assert_int_equal(text_count(out, n, e->content_type), 0);
+	/* The store's block is untouched. */
+	assert_int_equal(text_count(r.head->text, r.head->len, "multipart"), 0);
 }
 
 /* ---- cachet_response_error ---- */
@@ -514,6 +555,7 @@ int main(void)
 	    cmocka_unit_test(test_select_no_copy),
 	    cmocka_unit_test(test_write_head),
 	    cmocka_unit_test(test_write_head_date),
+	    cmocka_unit_test(test_write_head_multipart),
 	    cmocka_unit_test(test_error_replies),
 	    cmocka_unit_test(test_error_reply_unknown_status),
 	    cmocka_unit_test(test_parse_error_heads_say_close),

@@ -9,9 +9,11 @@
 
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
+#include "cachet/multipart.h"
 #include "cachet/store.h"
 
-/** Room for the per-request lines of a 206: Content-Range and Content-Length. */
+/** Room for the per-request lines of a 206: Content-Range and Content-Length; for a multipart
+ *  206, Content-Length and what the longer Content-Type adds. */
 #define CACHET_RESPONSE_EXTRA_MAX 128
 
 /** Most bytes cachet_response_write_head() may add to a block: the 206 lines, a Connection line
@@ -29,6 +31,9 @@ struct cachet_reply {
 	size_t body_len;
 	int status;
 	bool close; /* the connection is to be closed after this response */
+	/* A 206 with several ranges: the body (parts, close delimiter) is for the caller to send,
+	 * from this plan; head is the 206 block, its Content-Type replaced when written. */
+	const struct cachet_multipart *multipart;
 	uint8_t extra_len;
 	char extra[CACHET_RESPONSE_EXTRA_MAX]; /* header lines added to the block (206 only) */
 };
@@ -37,9 +42,14 @@ struct cachet_reply {
  * Picks the response for req from st: normalizes the target, looks it up, checks the method,
  * evaluates the preconditions (RFC 9110 §13.2.2) and returns the block and body to send. This is
  * the request hot path: one path scan, one hash lookup, one ETag compare.
+ *
+ * mp is where the plan of a multipart/byteranges answer is written (r->multipart then points to
+ * it); with mp NULL, a request for several ranges gets the whole 200. Only the identity
+ * representation is sent in parts: for a coded one, Content-Encoding would read as applying to
+ * the multipart body itself.
  */
 void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
-                            struct cachet_reply *r);
+                            struct cachet_reply *r, struct cachet_multipart *mp);
 
 /** The response for a request the parser refused (status from cachet_http_parse_request()). */
 void cachet_response_error(const struct cachet_store *st, int status, bool head_only,
@@ -47,7 +57,8 @@ void cachet_response_error(const struct cachet_store *st, int status, bool head_
 
 /**
  * Copies r's head into dst (room for r->head->len + CACHET_RESPONSE_TAIL_MAX), puts the current
- * Date in, and ends it with the Connection line the request calls for and the blank line.
+ * Date in, and ends it with the Connection line the request calls for and the blank line. For a
+ * multipart answer the block's Content-Type is replaced by the multipart one on the way.
  * Returns the bytes written.
  */
 size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,

@@ -6,7 +6,9 @@
  * checks that a head the one-shot parse accepts is INCOMPLETE on every prefix and parses to the
  * same length once whole. A head that announces a chunked body has the body skipped with
  * cachet_chunked_skip(), once whole and once in pieces, which must agree on the result and on
- * where the body ends; the bytes after it are parsed as the next head.
+ * where the body ends; the bytes after it are parsed as the next head. A Range header is read
+ * against a size taken from the input: the set must be ascending, disjoint and inside the size,
+ * and a multipart plan over it must frame exactly the length it announces.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 
 #include "cachet/chunked.h"
 #include "cachet/http_parse.h"
+#include "cachet/multipart.h"
+#include "cachet/range.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -108,6 +112,36 @@ static int skip_chunked(const char *buf, size_t len, size_t step, size_t *used)
 	return rc;
 }
 
+/* The range set of req's Range header for a representation of `len` bytes, and the multipart
+ * framing built on it. */
+static void check_ranges(const struct cachet_request *req, uint64_t len)
+{
+	static const unsigned char body[1] = {0};
+	struct cachet_range_set set;
+	int rc = cachet_range_parse(req->range.p, req->range.len, len, &set);
+
+	check(rc == CACHET_RANGE_NONE || rc == CACHET_RANGE_OK || rc == CACHET_RANGE_UNSATISFIABLE);
+	check(rc == CACHET_RANGE_OK ? set.n >= 1 && set.n <= CACHET_RANGES_MAX : set.n == 0);
+	for (unsigned i = 0; i < set.n; i++) {
+		check(set.first[i] <= set.last[i] && set.last[i] < len);
+		check(i == 0 || set.first[i] > set.last[i - 1]);
+	}
+	if (set.n < 2)
+		return;
+	const struct cachet_repr rep = {
+	    .body = body, .body_len = len, .etag = "\"0123abcd\"", .etag_len = 10};
+	struct cachet_multipart mp;
+	check(cachet_multipart_plan(&mp, &rep, "text/plain; charset=utf-8", &set));
+	char tmp[CACHET_MULTIPART_PART_HEAD_MAX + 64];
+	uint64_t total = cachet_multipart_close(&mp, tmp, sizeof(tmp));
+	for (unsigned i = 0; i < set.n; i++) {
+		size_t h = cachet_multipart_part_head(&mp, i, tmp, sizeof(tmp));
+		check(h > 0);
+		total += h + (set.last[i] - set.first[i] + 1);
+	}
+	check(total == mp.body_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
@@ -117,6 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc > 0) {
 		size_t next = (size_t)rc;
 		feed_in_chunks(buf, (size_t)rc, 1 + size % 13);
+		if (req.n_range)
+			check_ranges(&req, size > 8 ? (uint64_t)data[size - 1] << 8 | data[size - 2]
+			                            : 1000);
 		if (req.chunked) {
 			size_t used = 0, used_pieces = 0;
 			int st = skip_chunked(buf + next, size - next, 0, &used);

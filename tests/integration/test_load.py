@@ -168,6 +168,27 @@ def zerocopy_large_bodies():
                 s.close()
             r = srv.get("/zc.bin")
             assert r.body == data, "expected the zero-copy body intact after 20 aborts"
+            # several ranges: each part's bytes are a zero-copy send of their own; aborting
+            # mid-answer must release the answer's generation pin with the slot
+            spec = "bytes=0-99999,300000-1299999,-200000"
+            r = srv.get("/zc.bin", headers=[("Range", spec)])
+            expect_status(r, 206, "zero-copy multipart")
+            boundary = r.header("Content-Type").split("boundary=", 1)[1].encode()
+            assert data[:100000] in r.body and data[300000:1300000] in r.body \
+                and r.body.endswith(data[-200000:] + b"\r\n--" + boundary + b"--\r\n"), \
+                "expected the three parts in the multipart body"
+            for i in range(10):
+                s = srv.connect()
+                send(s, request("GET", "/zc.bin", headers=[("Range", spec)]))
+                got, want = 0, 4096 + i * 100_000
+                while got < want:
+                    dd = s.recv(65536)
+                    assert dd, "expected the multipart body to keep coming, EOF after %d" % got
+                    got += len(dd)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            r = srv.get("/zc.bin", headers=[("Range", "bytes=0-9,20-29")])
+            expect_status(r, 206, "multipart after 10 aborted ones")
             # a slow reader behind a pipelined pair: the zero-copy send's result arrives long
             # before its notification, and the next answer must wait for the notification
             s = small_rcvbuf_connect(srv.port)

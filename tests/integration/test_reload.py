@@ -2,8 +2,10 @@
 """Reload: `cachet --reload`, SIGHUP and --watch rescan ROOT and swap content in, no request lost."""
 
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +90,53 @@ def keepalive_connection_survives_reload():
             r = read_response(c)
             assert r.body == b"two", "expected the same connection to see new content, got %r" \
                 % r.body
+        finally:
+            c.close()
+
+
+@test
+def multipart_answer_survives_reload():
+    """A multipart 206 sent slowly across two reloads that replace its file: every part comes
+    from the content the answer started with (the answer pins its generation), and the next
+    request sees the new content."""
+    # 15 MB of parts: more than a socket's send buffer takes, so sends are still in flight
+    old, new = os.urandom(16 << 20), os.urandom(16 << 20)
+    spec = "bytes=0-4999999,6000000-13999999,-2000000"
+    parts = [old[0:5000000], old[6000000:14000000], old[-2000000:]]
+    with Site({"big.bin": old}) as s:
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        c.settimeout(10)
+        c.connect(("127.0.0.1", s.srv.port))
+        try:
+            c.sendall(request("GET", "/big.bin", [("Range", spec)]))
+            got = bytearray(c.recv(4096))
+            assert got.startswith(b"HTTP/1.1 206"), "expected a 206, got %r" % bytes(got[:40])
+            s.write("big.bin", new)
+            s.reload()
+            s.write("big.bin", old[:10] + new[10:])
+            s.reload()
+            head_end = -1
+            t0 = time.monotonic()
+            while True:
+                assert time.monotonic() - t0 < 20, "expected the multipart body within 20 s"
+                if head_end < 0 and b"\r\n\r\n" in got:
+                    head_end = got.index(b"\r\n\r\n") + 4
+                    length = int(re.search(rb"Content-Length: (\d+)", got).group(1))
+                if head_end >= 0 and len(got) >= head_end + length:
+                    break
+                chunk = c.recv(65536)
+                assert chunk, "expected the rest of the multipart body, EOF at %d" % len(got)
+                got += chunk
+            body = bytes(got[head_end:head_end + length])
+            for i, part in enumerate(parts):
+                assert part in body, "expected part %d from the content before the reloads" % i
+            assert new[0:1000] not in body, "expected no byte of the new content in the answer"
+            c.sendall(request("GET", "/big.bin", [("Range", "bytes=5-9,20-29")]))
+            r = read_response(c)
+            expect_status(r, 206, "multipart after the reloads")
+            assert old[5:10] in r.body and new[20:30] in r.body, \
+                "expected the new content on the next request"
         finally:
             c.close()
 
