@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
+
+#include "cachet/chars.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -34,6 +37,7 @@ enum {
 	OPT_CACHE_DEFAULT,
 	OPT_ZEROCOPY_MIN,
 	OPT_CACHE_REVALIDATE,
+	OPT_ADD_HEADER,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +60,7 @@ static const struct option long_options[] = {
     {"cache-default", required_argument, NULL, OPT_CACHE_DEFAULT},
     {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
+    {"add-header", required_argument, NULL, OPT_ADD_HEADER},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -98,6 +103,8 @@ void cachet_config_usage(FILE *f)
 	    "(default " CACHET_CACHE_POLICY_DEFAULT ")\n"
 	    "      --cache-revalidate GLOB  that Cache-Control for paths matching GLOB even\n"
 	    "                            when their name looks hashed (repeatable)\n"
+	    "      --add-header 'NAME: VALUE'  add this field to 200, 206, 304 and 301 answers\n"
+	    "                            (repeatable; e.g. CORS or security headers)\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
@@ -212,6 +219,88 @@ static int add_glob(const char **globs, unsigned *n, const char *name, const cha
 	return 0;
 }
 
+/* Fields cachet writes itself, or that belong to the connection: adding one would send it twice
+ * or contradict the framing. */
+static const char *const reserved_fields[] = {
+    "accept-ranges",
+    "allow",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "keep-alive",
+    "last-modified",
+    "location",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "vary",
+};
+
+static bool field_reserved(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(reserved_fields) / sizeof(reserved_fields[0]); i++)
+		if (strlen(reserved_fields[i]) == len &&
+		    strncasecmp(name, reserved_fields[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* --add-header 'Name: value': a token, a colon, a value of visible characters, spaces and tabs
+ * (RFC 9110 §5.5; no CR, LF or other controls, so nothing can be injected), appended to
+ * cfg->headers as "Name: value\r\n" with the value's outer whitespace trimmed. */
+static int add_header(struct cachet_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *colon = strchr(arg, ':');
+	size_t name_len = colon ? (size_t)(colon - arg) : 0;
+	for (size_t i = 0; i < name_len; i++)
+		if (!cachet_char_is_tchar(arg[i]))
+			name_len = 0;
+	if (name_len == 0)
+		return bad(err, errlen, "--add-header: expected 'Name: value', got '%s'", arg);
+	if (field_reserved(arg, name_len)) {
+		snprintf(
+		    err, errlen,
+		    "--add-header: cachet sets %.*s itself (Cache-Control: see --cache-default)",
+		    (int)name_len, arg);
+		return -EINVAL;
+	}
+	const char *v = colon + 1, *end = v + strlen(v);
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	for (const char *p = v; p < end; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			snprintf(err, errlen,
+			         "--add-header: control character in the value of %.*s",
+			         (int)name_len, arg);
+			return -EINVAL;
+		}
+	}
+	size_t need = name_len + 2 + (size_t)(end - v) + 2;
+	if (cfg->headers_len + need > CACHET_CONFIG_HEADERS_MAX) {
+		snprintf(err, errlen, "--add-header: at most %d bytes of added fields in all",
+		         CACHET_CONFIG_HEADERS_MAX);
+		return -EINVAL;
+	}
+	char *out = cfg->headers + cfg->headers_len;
+	memcpy(out, arg, name_len);
+	memcpy(out + name_len, ": ", 2);
+	memcpy(out + name_len + 2, v, (size_t)(end - v));
+	memcpy(out + need - 2, "\r\n", 2);
+	cfg->headers_len += need;
+	cfg->headers[cfg->headers_len] = '\0';
+	return 0;
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -283,6 +372,8 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_CACHE_REVALIDATE:
 		return add_glob(cfg->revalidate_globs, &cfg->cache.n_revalidate,
 		                "--cache-revalidate", arg, err, errlen);
+	case OPT_ADD_HEADER:
+		return add_header(cfg, arg, err, errlen);
 	case OPT_CACHE_DEFAULT:
 		if (!arg[0] || strpbrk(arg, "\r\n"))
 			return bad(err, errlen,
@@ -370,5 +461,6 @@ struct cachet_store_options cachet_config_store_options(const struct cachet_conf
 	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
 	                                     .codings = cfg->codings,
 	                                     .n_codings = cfg->n_codings,
-	                                     .cache = &cfg->cache};
+	                                     .cache = &cfg->cache,
+	                                     .extra_headers = cfg->headers};
 }

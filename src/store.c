@@ -68,7 +68,7 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 /* Formats a header block whose second line is "Date: " followed by a placeholder date. */
 static int block_format(struct cachet_block *blk, const char *fmt, ...)
 {
-	char tmp[2048];
+	char tmp[CACHET_BLOCK_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	/* clang 14's analyzer loses track of va_start here (a known false positive) */
@@ -95,7 +95,8 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
  * cache-related fields the 200 would (Cache-Control, Vary), and no representation metadata. */
 static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cachet_repr *r)
 {
-	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[512];
+	const char *extra = e->extra_headers;
+	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[CACHET_BLOCK_MAX];
 	cachet_httpdate_format(e->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
 	if (e->available != 1u << CACHET_CODING_IDENTITY)
@@ -103,11 +104,11 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 	if (coding != CACHET_CODING_IDENTITY)
 		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
 		         cachet_encoding_name(coding));
-	int n =
-	    snprintf(common, sizeof(common),
-	             "Server: cachet\r\nContent-Type: %s\r\nLast-Modified: %s\r\nETag: %.*s\r\n"
-	             "Cache-Control: %s\r\n%s%sAccept-Ranges: bytes\r\n",
-	             e->content_type, lm, (int)r->etag_len, r->etag, e->cache_control, vary, enc);
+	int n = snprintf(common, sizeof(common),
+	                 "Server: cachet\r\nContent-Type: %s\r\nLast-Modified: %s\r\nETag: %.*s\r\n"
+	                 "Cache-Control: %s\r\n%s%sAccept-Ranges: bytes\r\n%s",
+	                 e->content_type, lm, (int)r->etag_len, r->etag, e->cache_control, vary,
+	                 enc, extra);
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
@@ -121,8 +122,8 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 		rc = block_format(&r->not_modified,
 		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
 		                  "\r\nServer: cachet\r\n"
-		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s",
-		                  (int)r->etag_len, r->etag, e->cache_control, vary);
+		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s%s",
+		                  (int)r->etag_len, r->etag, e->cache_control, vary, extra);
 	if (rc == 0)
 		rc = block_format(
 		    &r->unsatisfiable,
@@ -208,6 +209,7 @@ static int add_file(struct scan *s, int dfd, const char *name, int fd, const cha
 	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
 	e->content_type = type;
 	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+	e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
 	s->files++; /* its blocks are formatted once its variants exist (entries_finish) */
 	s->bytes += b->len;
 	return 0;
@@ -235,8 +237,8 @@ static int add_directory_keys(struct scan *s, const char *dir, size_t index_entr
 	e->kind = CACHET_ENTRY_REDIRECT;
 	return block_format(&e->redirect,
 	                    "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
-	                    "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n",
-	                    dir);
+	                    "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
+	                    dir, s->opt->extra_headers ? s->opt->extra_headers : "");
 }
 
 static int scan_dir(struct scan *s, int dfd, char *path, size_t plen);

@@ -90,8 +90,8 @@ enum op {
 #define NIL           UINT32_MAX
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
- * (block_format's limit) plus its Connection tail. */
-#define HEAD_ROOM (2048u + CACHET_RESPONSE_TAIL_MAX)
+ * plus its Connection tail. */
+#define HEAD_ROOM (CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX)
 
 enum conn_flag {
 	RECV_ARMED = 1u << 0,       /* a multishot recv is outstanding */

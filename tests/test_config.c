@@ -468,6 +468,70 @@ static void test_cache_options(void **state)
 	assert_non_null(strstr(err, "--cache-revalidate"));
 }
 
+/* --add-header: lines kept in order, value trimmed, reaching the store options; names cachet
+ * writes itself, malformed fields, controls (CR/LF injection) and too many bytes refused. */
+static void test_add_header(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	static const char *const ok[] = {"--add-header",
+	                                 "Access-Control-Allow-Origin: *",
+	                                 "--add-header",
+	                                 "X-Content-Type-Options:nosniff  ",
+	                                 "--add-header",
+	                                 "X-Empty:",
+	                                 "--add-header",
+	                                 "Strict-Transport-Security: \tmax-age=63072000; preload",
+	                                 NULL};
+	assert_int_equal(parse(&cfg, ok, err, sizeof(err)), 0);
+	assert_string_equal(cfg.headers,
+	                    "Access-Control-Allow-Origin: *\r\n"
+	                    "X-Content-Type-Options: nosniff\r\n"
+	                    "X-Empty: \r\n"
+	                    "Strict-Transport-Security: max-age=63072000; preload\r\n");
+	assert_int_equal(cfg.headers_len, strlen(cfg.headers));
+	struct cachet_store_options opt = cachet_config_store_options(&cfg);
+	assert_ptr_equal(opt.extra_headers, cfg.headers);
+
+	static const struct {
+		const char *arg, *msg;
+	} bad[] = {
+	    {"Content-Type: text/html", "sets Content-Type itself"},
+	    {"cache-control: no-store", "--cache-default"},
+	    {"ETag: x", "itself"},
+	    {"Transfer-Encoding: chunked", "itself"},
+	    {"Connection: close", "itself"},
+	    {"NoColon", "Name: value"},
+	    {": value", "Name: value"},
+	    {"Bad Name: x", "Name: value"},
+	    {"X-A\t: x", "Name: value"},
+	    {"X-A: a\r\nSet-Cookie: x=1", "control character"},
+	    {"X-A: a\nb", "control character"},
+	    {"X-A: a\x7f", "control character"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {"--add-header", bad[i].arg, NULL};
+		assert_int_equal(parse(&cfg, args, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].msg))
+			print_error("'%s': message '%s'\n", bad[i].arg, err);
+		assert_non_null(strstr(err, bad[i].msg));
+		assert_null(strchr(err, '\n'));
+	}
+
+	/* The total is bounded: 1024 bytes of fields fit, one more byte does not. */
+	static char big[CACHET_CONFIG_HEADERS_MAX];
+	memcpy(big, "X-Big: ", 7);
+	memset(big + 7, 'v', CACHET_CONFIG_HEADERS_MAX - 7 - 2); /* + CRLF = the limit */
+	big[CACHET_CONFIG_HEADERS_MAX - 2] = '\0';
+	const char *fits[] = {"--add-header", big, NULL};
+	assert_int_equal(parse(&cfg, fits, err, sizeof(err)), 0);
+	assert_int_equal(cfg.headers_len, CACHET_CONFIG_HEADERS_MAX);
+	const char *over[] = {"--add-header", big, "--add-header", "X: y", NULL};
+	assert_int_equal(parse(&cfg, over, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "1024"));
+}
+
 /* Several parses in one process: getopt state is reset each time. */
 static void test_reparse(void **state)
 {
@@ -518,6 +582,7 @@ int main(void)
 	    cmocka_unit_test(test_option_errors_name_option),
 	    cmocka_unit_test(test_zerocopy_min),
 	    cmocka_unit_test(test_cache_options),
+	    cmocka_unit_test(test_add_header),
 	    cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_usage),
 	};

@@ -21,6 +21,7 @@
 #include "cachet/etag.h"
 #include "cachet/httpdate.h"
 #include "cachet/store.h"
+#include "test_text.h"
 
 #define LM_1994      INT64_C(784111777) /* Sun, 06 Nov 1994 08:49:37 GMT */
 #define LM_1994_TEXT "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -801,6 +802,43 @@ static void test_refcount(void **state)
 	cachet_store_unref(NULL);
 }
 
+/* --add-header lines go, once, into the 200, 206, 304 and 301 blocks (as nginx's add_header);
+ * not into the 416 or the error blocks. */
+static void test_extra_headers(void **state)
+{
+	struct tree *t = *state;
+	put(t, "a.txt", "alpha");
+	put_dir(t, "sub");
+	put(t, "sub/index.html", "sub index");
+	static const char extra[] = "Access-Control-Allow-Origin: *\r\nX-Test: 1\r\n";
+	struct cachet_store_options opt = {.generation = 1, .extra_headers = extra};
+	struct cachet_store *st = NULL;
+	assert_int_equal(cachet_store_build(t->root, NULL, &opt, &st, t->err, sizeof(t->err)), 0);
+	const struct cachet_entry *e = must(st, "/a.txt");
+	const struct cachet_repr *r = &e->repr[CACHET_CODING_IDENTITY];
+	const struct cachet_block *with[] = {&r->ok, &r->partial, &r->not_modified,
+	                                     &must(st, "/sub")->redirect};
+	char buf[CACHET_BLOCK_MAX];
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
+		const char *b = block_str(with[i], buf, sizeof(buf));
+		if (!has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"))
+			print_error("block %zu without the added lines:\n%s\n", i, b);
+		assert_true(has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"));
+		assert_int_equal(text_count(b, strlen(b), "X-Test"), 1);
+		check_date(with[i]);
+	}
+	assert_false(has_line(block_str(&r->unsatisfiable, buf, sizeof(buf)), "X-Test"));
+	assert_false(
+	    has_line(block_str(&cachet_store_error(st, 404)->block, buf, sizeof(buf)), "X-Test"));
+	cachet_store_unref(st);
+
+	/* Without the option, nothing is added. */
+	const struct cachet_store *plain = build(t);
+	e = must(plain, "/a.txt");
+	assert_false(
+	    has_line(block_str(&e->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), "X-Test"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tree_setup, tree_teardown)
 
 int main(void)
@@ -822,6 +860,7 @@ int main(void)
 	    T(test_missing_root),
 	    T(test_error_blocks),
 	    T(test_refcount),
+	    T(test_extra_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

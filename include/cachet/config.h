@@ -16,6 +16,8 @@
 #define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define CACHET_CONFIG_GLOBS_MAX 32
 #define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
+/** Most bytes all --add-header lines may take together: they are copied into every block. */
+#define CACHET_CONFIG_HEADERS_MAX 1024
 
 enum cachet_mode {
 	CACHET_MODE_SERVE,
@@ -47,6 +49,8 @@ struct cachet_config {
 	const char *revalidate_globs[CACHET_CONFIG_GLOBS_MAX]; /* --cache-revalidate */
 	struct cachet_cache_policy cache;                      /* points into the fields above */
 	unsigned watch_debounce_ms;
+	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
+	size_t headers_len;
 };
 
 /**

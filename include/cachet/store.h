@@ -22,6 +22,9 @@
  *  Each block records its own offset; the status lines differ in length. */
 #define CACHET_BLOCK_DATE_NAME "Date: "
 
+/** Longest preformatted block; a block that would be longer fails the build (-E2BIG). */
+#define CACHET_BLOCK_MAX 4096
+
 /** A header block formatted once at load. It ends after the last header line's CRLF: the sender
  *  appends the blank line (or a Connection line and the blank line). */
 struct cachet_block {
@@ -60,6 +63,7 @@ struct cachet_entry {
 	const char *content_type;
 	struct cachet_blob *blob; /* NULL for a redirect */
 	const char *cache_control;
+	const char *extra_headers; /* the build's --add-header lines, "" for none */
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
 	struct cachet_repr repr[CACHET_CODING_COUNT];
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
@@ -101,6 +105,9 @@ struct cachet_store_options {
 	const enum cachet_coding *codings;
 	unsigned n_codings;
 	const struct cachet_cache_policy *cache; /* NULL: the defaults */
+	/* --add-header lines ("Name: value\r\n" each) for the 200, 206, 304 and 301 blocks, as
+	 * nginx's add_header; NULL: none */
+	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
 };

@@ -8,8 +8,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, check_date_header, expect_closed, expect_status, is_open,  # noqa: E402
-                     main, make_tree, read_response, request, send, test)
+from harness import (Server, ServedTree, check_date_header, expect_closed,  # noqa: E402
+                     expect_status, is_open, main, make_tree, read_response, request,
+                     run_cachet, send, test)
 
 SITE = {"x.txt": b"the x file\n", "index.html": b"<!doctype html><p>index</p>\n",
         "a b.txt": b"a space b", "dir/index.html": b"<p>dir</p>", "s.css": b"body{}"}
@@ -567,6 +568,50 @@ def control_chars_in_target_400_close():
                 finally:
                     s.close()
 
+
+
+@test
+def add_header_on_answers():
+    """--add-header fields ride on 200, HEAD, 206 (single and multipart), 304 and 301, once
+    each, as nginx's add_header does; not on 404, 416 or 400. They survive a reload."""
+    added = [("Access-Control-Allow-Origin", "*"), ("X-Content-Type-Options", "nosniff")]
+    args = []
+    for name, value in added:
+        args += ["--add-header", "%s: %s" % (name, value)]
+    with ServedTree(SITE, *args, pid_file=True) as t:
+        srv = t.srv
+        etag = srv.get("/x.txt").header("ETag")
+        for what, target, hdrs, method, status in (
+                ("200", "/x.txt", [], "GET", 200),
+                ("HEAD", "/x.txt", [], "HEAD", 200),
+                ("206", "/x.txt", [("Range", "bytes=0-2")], "GET", 206),
+                ("multipart 206", "/x.txt", [("Range", "bytes=0-1,4-5")], "GET", 206),
+                ("304", "/x.txt", [("If-None-Match", etag)], "GET", 304),
+                ("301", "/dir", [], "GET", 301),
+                ("index", "/", [], "GET", 200)):
+            r = srv.get(target, hdrs, method=method)
+            expect_status(r, status, what)
+            for name, value in added:
+                assert r.header_all(name) == [value], \
+                    "expected %s: %s once on the %s, got %r" % (name, value, what, r)
+        for what, target, hdrs, status in (
+                ("404", "/nope", [], 404), ("416", "/x.txt", [("Range", "bytes=999-")], 416),
+                ("400", "/../x", [], 400)):
+            r = srv.get(target, hdrs)
+            expect_status(r, status, what)
+            for name, _ in added:
+                assert not r.has(name), "expected no %s on the %s, got %r" % (name, what, r)
+        rr = run_cachet(["--reload", "--pid-file", t.pid_file], timeout=30)
+        assert rr.returncode == 0, "expected the reload to succeed: %r" % rr.stderr
+        r = srv.get("/x.txt")
+        assert r.header("Access-Control-Allow-Origin") == "*", \
+            "expected the added field after a reload, got %r" % r
+    # A field that would inject a line or duplicate one cachet writes is refused at start.
+    for bad in ("X-A: 1\r\nSet-Cookie: x=1", "Content-Length: 5", "no colon"):
+        r = run_cachet(["--root", ".", "--add-header", bad])
+        assert r.returncode == 2 and "--add-header" in r.stderr, \
+            "expected --add-header %r refused with exit 2, got %d %r" % (bad, r.returncode,
+                                                                           r.stderr)
 
 if __name__ == "__main__":
     main()
