@@ -29,12 +29,6 @@ void cachet_chunked_init(struct cachet_chunked *c)
 	c->state = S_SIZE_FIRST;
 }
 
-/* Control characters other than HTAB (CR and LF included: they end lines and are handled first). */
-static bool is_ctl(unsigned char ch)
-{
-	return (ch < 0x20 && ch != '\t') || ch == 0x7f;
-}
-
 int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, size_t *used)
 {
 	size_t i = 0;
@@ -92,7 +86,7 @@ int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, s
 		case S_EXT:
 			if (ch == '\r')
 				c->state = S_SIZE_LF;
-			else if (is_ctl(ch))
+			else if (cachet_char_is_field_ctl((char)ch)) /* CR was handled above */
 				goto error;
 			break;
 		case S_SIZE_LF:
@@ -122,7 +116,7 @@ int cachet_chunked_skip(struct cachet_chunked *c, const char *buf, size_t len, s
 		case S_TRAILER_LINE:
 			if (ch == '\r')
 				c->state = S_TRAILER_LF;
-			else if (is_ctl(ch))
+			else if (cachet_char_is_field_ctl((char)ch))
 				goto error;
 			break;
 		case S_TRAILER_LF:

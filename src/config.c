@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "cachet/chars.h"
+#include "cachet/span.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -271,14 +272,11 @@ static int add_header(struct cachet_config *cfg, const char *arg, char *err, siz
 		    (int)name_len, arg);
 		return -EINVAL;
 	}
-	const char *v = colon + 1, *end = v + strlen(v);
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
+	struct cachet_span value =
+	    cachet_span_trim_ows((struct cachet_span){colon + 1, strlen(colon + 1)});
+	const char *v = value.p, *end = v + value.len;
 	for (const char *p = v; p < end; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+		if (cachet_char_is_field_ctl(*p)) {
 			snprintf(err, errlen,
 			         "--add-header: control character in the value of %.*s",
 			         (int)name_len, arg);

@@ -2,6 +2,8 @@
  * several ranges is rare), so plain memcpy and length checks; no printf all the same. */
 #include "cachet/multipart.h"
 
+#include "cachet/chars.h"
+
 #include <string.h>
 
 /* Longest content type a part header repeats; the mime table's are far shorter. */
@@ -33,10 +35,8 @@ bool cachet_multipart_plan(struct cachet_multipart *mp, const struct cachet_repr
 	mp->set = *set;
 	memcpy(mp->boundary, prefix, n);
 	for (size_t i = 0; i < rep->etag_len && n < CACHET_MULTIPART_BOUNDARY_MAX; i++) {
-		char ch = rep->etag[i];
-		if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= 'A' && ch <= 'Z'))
-			mp->boundary[n++] = ch;
+		if (cachet_char_is_alnum(rep->etag[i]))
+			mp->boundary[n++] = rep->etag[i];
 	}
 	if (n == sizeof(prefix) - 1)
 		return false;

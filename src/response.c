@@ -27,14 +27,24 @@ void cachet_response_error(const struct cachet_store *st, int status, bool head_
 static_assert(CACHET_RESPONSE_EXTRA_MAX >= 15 + 6 + 20 + 1 + 20 + 1 + 20 + 18 + 20 + 2 + 1,
               "room for the 206 lines");
 
+/* Ends r->extra at p with "Content-Length: n" and CRLF, and records its length. end leaves room
+ * for the CRLF; the static_asserts keep the buffer large enough for the longest values. */
+static void extra_end_with_length(struct cachet_reply *r, char *p, const char *end, uint64_t n)
+{
+	static const char cl[] = "Content-Length: ";
+	memcpy(p, cl, sizeof(cl) - 1);
+	p += sizeof(cl) - 1;
+	p += cachet_range_format_uint(p, (size_t)(end - p), n);
+	memcpy(p, "\r\n", 2);
+	r->extra_len = (uint8_t)(p + 2 - r->extra);
+}
+
 /* A 206 for bytes first..last of rep: the preformatted block plus two lines formatted here
- * (digits by hand: no printf on a request path). */
+ * (digits by hand: no printf on a request path); at most 15 + 68 + 2 + 16 + 20 + 2 bytes. */
 static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_t last,
                           struct cachet_reply *r)
 {
-	static const char cr[] = "Content-Range: ", cl[] = "\r\nContent-Length: ";
-	/* at most 15 + 68 + 18 + 20 + 2 = 123 bytes: the formatters are given the room left, and a
-	 * static_assert below keeps the buffer large enough for the longest values */
+	static const char cr[] = "Content-Range: ";
 	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
 	*r = (struct cachet_reply){.head = &rep->partial,
 	                           .status = 206,
@@ -43,11 +53,8 @@ static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_
 	memcpy(p, cr, sizeof(cr) - 1);
 	p += sizeof(cr) - 1;
 	p += cachet_range_format(p, (size_t)(end - p), first, last, rep->body_len);
-	memcpy(p, cl, sizeof(cl) - 1);
-	p += sizeof(cl) - 1;
-	p += cachet_range_format_uint(p, (size_t)(end - p), last - first + 1);
 	memcpy(p, "\r\n", 2);
-	r->extra_len = (uint8_t)(p + 2 - r->extra);
+	extra_end_with_length(r, p + 2, end, last - first + 1);
 }
 
 /* "Content-Length: " with 20 digits and CRLF, and what the multipart Content-Type adds to the
@@ -60,14 +67,8 @@ static_assert(CACHET_RESPONSE_EXTRA_MAX >= 16 + 20 + 2 + CACHET_MULTIPART_TYPE_M
 static void reply_multipart(const struct cachet_repr *rep, const struct cachet_multipart *mp,
                             struct cachet_reply *r)
 {
-	static const char cl[] = "Content-Length: ";
-	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
 	*r = (struct cachet_reply){.head = &rep->partial, .status = 206, .multipart = mp};
-	memcpy(p, cl, sizeof(cl) - 1);
-	p += sizeof(cl) - 1;
-	p += cachet_range_format_uint(p, (size_t)(end - p), mp->body_len);
-	memcpy(p, "\r\n", 2);
-	r->extra_len = (uint8_t)(p + 2 - r->extra);
+	extra_end_with_length(r, r->extra, r->extra + sizeof(r->extra) - 2, mp->body_len);
 }
 
 /* 200, 206 or 416 once the preconditions have passed (RFC 9110 §14.2: Range only on GET, only

@@ -1,4 +1,5 @@
-/* chars.h - character classes of RFC 9110 shared by the small parsers (chunked, encoding, path).
+/* chars.h - character classes of RFC 9110 shared by the small parsers (chunked, encoding, path,
+ * config, multipart).
  * http_parse.c keeps its own 256-entry tables: it runs on every request. */
 #ifndef CACHET_CHARS_H
 #define CACHET_CHARS_H
@@ -6,12 +7,24 @@
 #include <stdbool.h>
 #include <string.h>
 
+/** ALPHA / DIGIT. */
+static inline bool cachet_char_is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 /** tchar (RFC 9110 §5.6.2): a byte of a token. */
 static inline bool cachet_char_is_tchar(char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return cachet_char_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/** A byte no field value may hold (RFC 9110 §5.5): a control other than HTAB, CR and LF
+ *  included. */
+static inline bool cachet_char_is_field_ctl(char c)
+{
+	unsigned char u = (unsigned char)c;
+	return (u < 0x20 && u != '\t') || u == 0x7f;
 }
 
 /** The value of a HEXDIG, either case, or -1. */
