@@ -159,6 +159,16 @@ static void test_done_then_nothing_more(void **state)
 	assert_int_equal(used, 0);
 }
 
+/* Writes head, then fill up to byte `to`, then tail into buf; returns the length. */
+static size_t padded(char *buf, const char *head, char fill, size_t to, const char *tail)
+{
+	size_t n = strlen(head);
+	memcpy(buf, head, n);
+	memset(buf + n, fill, to - n);
+	memcpy(buf + to, tail, strlen(tail));
+	return to + strlen(tail);
+}
+
 /* Bounds: one size line (extensions included) and one trailer line of CACHET_CHUNKED_LINE_MAX
  * bytes, CRLF counted, pass; one byte more is refused. The trailer section has its own bound. */
 static void test_line_bounds(void **state)
@@ -170,26 +180,16 @@ static void test_line_bounds(void **state)
 
 	(void)state;
 	assert_non_null(buf);
-	for (int extra = 0; extra <= 1; extra++) {
+	for (size_t extra = 0; extra <= 1; extra++) {
 		/* "1;" + padding + "\r\n" is LINE_MAX (+extra) bytes. */
-		n = 0;
-		buf[n++] = '1';
-		buf[n++] = ';';
-		while (n < (size_t)CACHET_CHUNKED_LINE_MAX - 2 + (size_t)extra)
-			buf[n++] = 'e';
-		memcpy(buf + n, "\r\nz\r\n0\r\n\r\n", 10);
-		n += 10;
+		n = padded(buf, "1;", 'e', CACHET_CHUNKED_LINE_MAX - 2 + extra,
+		           "\r\nz\r\n0\r\n\r\n");
 		cachet_chunked_init(&c);
 		assert_int_equal(cachet_chunked_skip(&c, buf, n, &used), extra ? ERROR : DONE);
 
 		/* A trailer line "A:" + padding + "\r\n" of LINE_MAX (+extra) bytes. */
-		n = 0;
-		memcpy(buf, "0\r\nA:", 5);
-		n = 5;
-		while (n < 3 + (size_t)CACHET_CHUNKED_LINE_MAX - 2 + (size_t)extra)
-			buf[n++] = 't';
-		memcpy(buf + n, "\r\n\r\n", 4);
-		n += 4;
+		n = padded(buf, "0\r\nA:", 't', 3 + CACHET_CHUNKED_LINE_MAX - 2 + extra,
+		           "\r\n\r\n");
 		cachet_chunked_init(&c);
 		assert_int_equal(cachet_chunked_skip(&c, buf, n, &used), extra ? ERROR : DONE);
 	}

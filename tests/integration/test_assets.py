@@ -119,6 +119,19 @@ class Site(ServedTree):
         return self.get(target, h, method)
 
 
+def send_pipelined(site, reqs, head_at, what):
+    """Sends reqs in one write on one connection and reads their answers (request head_at is a
+    HEAD); the connection must still be open after them."""
+    c = site.srv.connect()
+    try:
+        send(c, b"".join(reqs))
+        out = [read_response(c, head_method=(i == head_at)) for i in range(len(reqs))]
+        assert is_open(c), "expected the connection open after %s" % what
+    finally:
+        c.close()
+    return out
+
+
 def variants(site, target):
     """{coding or 'identity': 200 response} for each coding requested alone."""
     out = {"identity": site.get(target)}
@@ -613,13 +626,7 @@ def multipart_large_parts_pipelined():
                 request("GET", "/app.js", [("Range", "bytes=1-2,4-5")]),
                 request("HEAD", "/big.bin", [("Range", spec)]),
                 request("GET", "/tiny.txt")]
-        c = s.srv.connect()
-        try:
-            send(c, b"".join(reqs))
-            out = [read_response(c, head_method=(i == 3)) for i in range(len(reqs))]
-            assert is_open(c), "expected the connection open after multipart answers"
-        finally:
-            c.close()
+        out = send_pipelined(s, reqs, 3, "multipart answers")
         assert out[0].status == 200 and out[0].body == TINY
         expect_status(out[1], 206, "multipart of big.bin")
         parts = parse_multipart(out[1], "big.bin")
@@ -732,13 +739,7 @@ def pipelined_range_requests():
                 request("HEAD", "/style.css", [("Range", "bytes=0-9")]),
                 request("GET", "/style.css", [("Range", "-5")]),
                 request("GET", "/style.css", [("Range", "bytes=-5")])]
-        c = s.srv.connect()
-        try:
-            send(c, b"".join(reqs))
-            out = [read_response(c, head_method=(i == 3)) for i in range(len(reqs))]
-            assert is_open(c), "expected the connection open after pipelined ranges"
-        finally:
-            c.close()
+        out = send_pipelined(s, reqs, 3, "pipelined ranges")
         expect_status(out[0], 206, "pipelined #1")
         assert out[0].body == STYLE[0:10]
         expect_status(out[1], 206, "pipelined #2 (gzip)")

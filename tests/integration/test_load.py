@@ -139,6 +139,22 @@ def two_large_pipelined(*server_args):
 
 
 
+def reset_mid_answer(srv, req, after, what):
+    """Sends req, reads at least `after` bytes of its answer, then resets the connection (RST
+    instead of FIN) with the rest of the answer still in flight."""
+    s = srv.connect()
+    try:
+        send(s, req)
+        got = 0
+        while got < after:  # each recv bounded by the socket timeout
+            dd = s.recv(65536)
+            assert dd, "expected %s to keep coming, EOF after %d" % (what, got)
+            got += len(dd)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        s.close()
+
+
 @test
 def zerocopy_large_bodies():
     """--zerocopy-min: the same large-body checks with every body over 16 KiB sent zero-copy
@@ -157,15 +173,7 @@ def zerocopy_large_bodies():
             r = srv.get("/small.txt")
             assert r.body == b"small", "expected a small file (copied path) beside zero-copy"
             for i in range(20):  # abort mid-body: the notification must still free the slot
-                s = srv.connect()
-                send(s, request("GET", "/zc.bin"))
-                got, want = 0, 8192 + i * 50_000
-                while got < want:
-                    dd = s.recv(65536)
-                    assert dd, "expected the body to keep coming, EOF after %d" % got
-                    got += len(dd)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.close()
+                reset_mid_answer(srv, request("GET", "/zc.bin"), 8192 + i * 50_000, "the body")
             r = srv.get("/zc.bin")
             assert r.body == data, "expected the zero-copy body intact after 20 aborts"
             # several ranges: each part's bytes are a zero-copy send of their own; aborting
@@ -178,15 +186,8 @@ def zerocopy_large_bodies():
                 and r.body.endswith(data[-200000:] + b"\r\n--" + boundary + b"--\r\n"), \
                 "expected the three parts in the multipart body"
             for i in range(10):
-                s = srv.connect()
-                send(s, request("GET", "/zc.bin", headers=[("Range", spec)]))
-                got, want = 0, 4096 + i * 100_000
-                while got < want:
-                    dd = s.recv(65536)
-                    assert dd, "expected the multipart body to keep coming, EOF after %d" % got
-                    got += len(dd)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                s.close()
+                reset_mid_answer(srv, request("GET", "/zc.bin", headers=[("Range", spec)]),
+                                 4096 + i * 100_000, "the multipart body")
             r = srv.get("/zc.bin", headers=[("Range", "bytes=0-9,20-29")])
             expect_status(r, 206, "multipart after 10 aborted ones")
             # a slow reader behind a pipelined pair: the zero-copy send's result arrives long
