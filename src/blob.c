@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,19 +44,67 @@ void cachet_blob_unref(struct cachet_blob *b)
 	free(b);
 }
 
-static int read_all(int fd, unsigned char *buf, size_t len)
+/* Reads fd from offset 0 until EOF into buf (cap bytes); *got is how many came. */
+static int read_to_eof(int fd, unsigned char *buf, size_t cap, size_t *got)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
+	*got = 0;
+	while (*got < cap) {
+		ssize_t r = pread(fd, buf + *got, cap - *got, (off_t)*got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r < 0 ? -errno
-			             : -EIO; /* a file that shrank while read is an error */
-		got += (size_t)r;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
 	}
 	return 0;
+}
+
+/* Whether a read of got bytes matches the file as fstat now sees it (st as taken before the
+ * read): a file rewritten in place while read shows another size or mtime afterwards. */
+static int read_settled(int fd, struct stat *st, size_t got)
+{
+	struct stat now;
+	if (fstat(fd, &now) < 0)
+		return -errno;
+	bool same = now.st_size == st->st_size && now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	            now.st_mtim.tv_nsec == st->st_mtim.tv_nsec && (size_t)now.st_size == got;
+	*st = now;
+	return same ? 1 : 0;
+}
+
+/* Tries at reading a file that keeps changing while read before giving up (-EAGAIN). */
+#define READ_TRIES 4
+
+/* Reads the whole file behind fd into one new allocation of head + size + 1 bytes (the bytes at
+ * head, NUL-terminated), sized by fstat of the descriptor and checked after the read: a file
+ * rewritten in place meanwhile is read again, so what is kept is one consistent state of it,
+ * never a truncated one under a strong ETag. st: the descriptor's fstat, updated to the state
+ * read. hook (may be NULL) runs before each read, for tests. */
+static int read_whole(int fd, struct stat *st, size_t head, void **out,
+                      const struct cachet_blob_source *hook_src)
+{
+	for (int i = 0; i < READ_TRIES; i++) {
+		size_t len = (size_t)st->st_size, got;
+		unsigned char *p = calloc(1, head + len + 1);
+		if (!p)
+			return -ENOMEM;
+		if (hook_src && hook_src->hook)
+			hook_src->hook(hook_src->hook_arg, hook_src->name, 1);
+		int rc = read_to_eof(fd, p + head, len + 1, &got);
+		if (rc == 0)
+			rc = read_settled(fd, st, got);
+		if (rc == 1) {
+			p[head + len] = 0;
+			*out = p;
+			return 0;
+		}
+		free(p);
+		if (rc < 0)
+			return rc;
+	}
+	return -EAGAIN;
 }
 
 /* The sidecar NAME<suffix> beside the file, if it is a regular file (links are not followed:
@@ -72,19 +121,28 @@ static struct cachet_file_sig sidecar_sig(const struct cachet_blob_source *src, 
 	return cachet_blob_sig(&st);
 }
 
+/* Opens and checks the sidecar itself (never through a link, never a special file) and reads
+ * what its descriptor holds; v->sidecar becomes the signature of what was read. */
 static int sidecar_read(const struct cachet_blob_source *src, unsigned coding,
                         struct cachet_variant *v)
 {
 	char name[512];
+	struct stat st;
 	snprintf(name, sizeof(name), "%s%s", src->name, cachet_encoding_suffix(coding));
-	int fd = openat(src->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	v->len = (size_t)v->sidecar.size;
-	v->data = malloc(v->len ? v->len : 1);
-	int rc = v->data ? read_all(fd, v->data, v->len) : -ENOMEM;
+	int fd = openat(src->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) /* gone, or swapped for a link or a special file: no sidecar */
+		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? -EINVAL : -errno;
+	void *data = NULL;
+	int rc = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (rc == 0)
+		rc = read_whole(fd, &st, 0, &data, NULL);
 	close(fd);
-	return rc;
+	if (rc < 0)
+		return rc;
+	v->data = data;
+	v->len = (size_t)st.st_size;
+	v->sidecar = cachet_blob_sig(&st);
+	return 0;
 }
 
 static void variant_etag(const struct cachet_blob *b, unsigned coding, struct cachet_variant *v)
@@ -169,12 +227,13 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *p
 		*out = prev;
 		return 0;
 	}
+	void *mem;
+	int rc = read_whole(src->fd, src->st, offsetof(struct cachet_blob, data), &mem, src);
+	if (rc < 0)
+		return rc;
+	struct cachet_blob *b = mem;
 	size_t len = (size_t)src->st->st_size;
-	struct cachet_blob *b = calloc(1, sizeof(*b) + len + 1);
-	if (!b)
-		return -ENOMEM;
 	atomic_init(&b->refs, 1);
-	int rc = read_all(src->fd, b->data, len);
 	b->sig = cachet_blob_sig(src->st);
 	b->len = len;
 	b->wanted = src->wanted;

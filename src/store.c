@@ -180,7 +180,7 @@ static struct cachet_blob *prev_blob(const struct scan *s, const char *path, siz
 }
 
 static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
-                    const struct stat *st)
+                    struct stat *st)
 {
 	size_t plen = strlen(path);
 	if (s->opt->max_files && s->files >= s->opt->max_files)
@@ -193,7 +193,9 @@ static int add_file(struct scan *s, int dfd, const char *name, int fd, const cha
 	                                 .fd = fd,
 	                                 .st = st,
 	                                 .wanted = wanted_codings(s, type),
-	                                 .defer_compress = s->opt->compress_threads > 1};
+	                                 .defer_compress = s->opt->compress_threads > 1,
+	                                 .hook = s->opt->race_hook,
+	                                 .hook_arg = s->opt->race_hook_arg};
 	struct cachet_blob *b;
 	int rc = cachet_blob_load(&src, prev_blob(s, path, plen), &b);
 	if (rc < 0)
@@ -243,20 +245,43 @@ static int add_directory_keys(struct scan *s, const char *dir, size_t index_entr
 
 static int scan_dir(struct scan *s, int dfd, char *path, size_t plen);
 
-/* Whether a symlink at path resolves inside ROOT. */
-static bool link_inside_root(const struct scan *s, int dfd, const char *name)
+/* Whether an open descriptor's file lies inside ROOT (asked of the descriptor, not of a name that
+ * may point elsewhere by now). */
+static bool fd_inside_root(const struct scan *s, int fd)
 {
 	char proc[64], real[PATH_MAX];
-	int fd = openat(dfd, name, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return false;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	bool inside = false;
-	if (realpath(proc, real))
-		inside = strncmp(real, s->root_real, s->root_real_len) == 0 &&
-		         (real[s->root_real_len] == '/' || real[s->root_real_len] == '\0');
-	close(fd);
-	return inside;
+	if (!realpath(proc, real))
+		return false;
+	return strncmp(real, s->root_real, s->root_real_len) == 0 &&
+	       (real[s->root_real_len] == '/' || real[s->root_real_len] == '\0');
+}
+
+/* Opens a directory entry that looked like a regular file or a directory (st, from the listing's
+ * stat) and checks what was opened rather than what the name showed a moment earlier: a name
+ * swapped since for a link, a FIFO or a device is never followed, blocked on or read. A link is
+ * followed only when the descriptor it gives lies inside ROOT. O_NONBLOCK: opening a FIFO never
+ * waits for a writer. Returns 1 with *fd open and st its fstat, 0 to skip the entry, or -errno. */
+static int entry_open(const struct scan *s, int dfd, const char *name, bool link, struct stat *st,
+                      int *fd)
+{
+	bool dir = S_ISDIR(st->st_mode);
+	if (s->opt->race_hook)
+		s->opt->race_hook(s->opt->race_hook_arg, name, 0);
+	*fd = openat(dfd, name,
+	             O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (link ? 0 : O_NOFOLLOW) |
+	                 (dir ? O_DIRECTORY : 0));
+	if (*fd < 0) /* gone, or swapped for a link, a socket, a non-directory: not served */
+		return errno == ENOENT || errno == ELOOP || errno == ENXIO || errno == ENOTDIR
+		           ? 0
+		           : -errno;
+	int rc = fstat(*fd, st) < 0 ? -errno : 1;
+	if (rc == 1 && ((dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) ||
+	                (link && !fd_inside_root(s, *fd))))
+		rc = 0;
+	if (rc < 1)
+		close(*fd);
+	return rc;
 }
 
 /* One directory entry: a regular file is loaded, a directory is descended into. */
@@ -271,24 +296,23 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(s, -errno, "cannot stat", name);
-	if (S_ISLNK(st.st_mode)) {
-		if (!link_inside_root(s, dfd, name) || fstatat(dfd, name, &st, 0) < 0)
-			return 0; /* leaves ROOT, or dangles: never served */
-	}
+	bool link = S_ISLNK(st.st_mode);
+	if (link && fstatat(dfd, name, &st, 0) < 0)
+		return 0; /* dangles */
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
-	int rc;
-	if (fd < 0)
-		rc = fail(s, -errno, "cannot open", path);
-	else if (S_ISREG(st.st_mode))
-		rc = add_file(s, dfd, name, fd, path, &st);
-	else
-		rc = scan_dir(s, fd, path, plen + 1 + nlen);
-	if (fd >= 0)
+	int fd, rc = entry_open(s, dfd, name, link, &st, &fd);
+	if (rc == 1) {
+		if (S_ISREG(st.st_mode))
+			rc = add_file(s, dfd, name, fd, path, &st);
+		else
+			rc = scan_dir(s, fd, path, plen + 1 + nlen);
 		close(fd);
+	} else if (rc < 0) {
+		rc = fail(s, rc, "cannot open", path);
+	}
 	path[plen] = '\0';
 	return rc;
 }

@@ -839,6 +839,107 @@ static void test_extra_headers(void **state)
 	    has_line(block_str(&e->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), "X-Test"));
 }
 
+/* ---- files that change between the listing and the read (race hooks) ---- */
+
+enum swap_kind { SWAP_LINK_OUT, SWAP_FIFO, SWAP_GROW, SWAP_RENAME };
+
+struct swap {
+	const struct tree *t;
+	enum swap_kind kind;
+	int done;
+};
+
+/* Changes ROOT/victim.txt once, at the moment the store is about to open (stage 0) or read
+ * (stage 1) it: what an attacker or a deploy could do in that window. */
+static void swap_hook(void *arg, const char *name, int stage)
+{
+	struct swap *w = arg;
+	char p[PATH_MAX], q[PATH_MAX];
+	if (w->done || strcmp(name, "victim.txt") != 0)
+		return;
+	snprintf(p, sizeof(p), "%s/victim.txt", w->t->root);
+	if (stage == 0 && (w->kind == SWAP_LINK_OUT || w->kind == SWAP_FIFO)) {
+		w->done = 1;
+		assert_int_equal(unlink(p), 0);
+		snprintf(q, sizeof(q), "%s/secret.txt", w->t->outside);
+		if (w->kind == SWAP_LINK_OUT)
+			assert_int_equal(symlink(q, p), 0);
+		else
+			assert_int_equal(mkfifo(p, 0644), 0);
+	} else if (stage == 1 && w->kind == SWAP_GROW) {
+		w->done = 1; /* rewritten in place, longer: the first read sees a stale size */
+		put(w->t, "victim.txt", "inside, and then some more");
+	} else if (stage == 1 && w->kind == SWAP_RENAME) {
+		w->done = 1; /* a deploy renames a new file over it: the open one stays whole */
+		snprintf(q, sizeof(q), "%s/new.tmp", w->t->root);
+		put(w->t, q, "new");
+		assert_int_equal(rename(q, p), 0);
+	}
+}
+
+static struct cachet_store *build_swapped(struct tree *t, enum swap_kind kind)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/secret.txt", t->outside);
+	put(t, p, "outside");
+	put(t, "victim.txt", "inside");
+	put(t, "other.txt", "other");
+	struct swap w = {.t = t, .kind = kind};
+	struct cachet_store_options opt = {.race_hook = swap_hook, .race_hook_arg = &w};
+	cachet_store_unref(t->st);
+	t->st = NULL;
+	alarm(10); /* a blocked open fails the test instead of hanging the run */
+	int rc = cachet_store_build(t->root, NULL, &opt, &t->st, t->err, sizeof(t->err));
+	alarm(0);
+	if (rc != 0)
+		print_error("build failed: %d %s\n", rc, t->err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(w.done, 1);
+	must(t->st, "/other.txt");
+	return t->st;
+}
+
+static void test_race_link_swapped_in(void **state)
+{
+	struct tree *t = *state;
+	const struct cachet_entry *e = look(build_swapped(t, SWAP_LINK_OUT), "/victim.txt");
+	if (e)
+		print_error("served %.*s\n", (int)e->repr[0].body_len, e->repr[0].body);
+	assert_null(e); /* a link to outside ROOT is never followed */
+}
+
+static void test_race_fifo_swapped_in(void **state)
+{
+	struct tree *t = *state;
+	assert_null(look(build_swapped(t, SWAP_FIFO), "/victim.txt"));
+}
+
+static void test_race_file_grows_while_read(void **state)
+{
+	struct tree *t = *state;
+	static const char whole[] = "inside, and then some more";
+	const struct cachet_entry *e = must(build_swapped(t, SWAP_GROW), "/victim.txt");
+	const struct cachet_repr *r = &e->repr[CACHET_CODING_IDENTITY];
+	assert_int_equal(r->body_len, sizeof(whole) - 1);
+	assert_memory_equal(r->body, whole, sizeof(whole) - 1);
+	char tag[CACHET_ETAG_MAX];
+	size_t n = cachet_etag_from_bytes(whole, sizeof(whole) - 1, tag);
+	assert_int_equal(r->etag_len, n);
+	assert_memory_equal(r->etag, tag, n);
+	char buf[2048];
+	assert_true(has_line(block_str(&r->ok, buf, sizeof(buf)), "\r\nContent-Length: 26\r\n"));
+}
+
+static void test_race_file_renamed_over(void **state)
+{
+	struct tree *t = *state;
+	const struct cachet_entry *e = must(build_swapped(t, SWAP_RENAME), "/victim.txt");
+	const struct cachet_repr *r = &e->repr[CACHET_CODING_IDENTITY];
+	/* the file that was opened, whole (the new one is picked up by the next rescan) */
+	assert_int_equal(r->body_len, 6);
+	assert_memory_equal(r->body, "inside", 6);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, tree_setup, tree_teardown)
 
 int main(void)
@@ -861,6 +962,10 @@ int main(void)
 	    T(test_error_blocks),
 	    T(test_refcount),
 	    T(test_extra_headers),
+	    T(test_race_link_swapped_in),
+	    T(test_race_fifo_swapped_in),
+	    T(test_race_file_grows_while_read),
+	    T(test_race_file_renamed_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,12 +46,15 @@ struct cachet_blob {
 
 /** How to load one file. */
 struct cachet_blob_source {
-	int dfd;          /* its directory */
-	const char *name; /* its name in dfd */
-	int fd;           /* open for reading */
-	const struct stat *st;
+	int dfd;             /* its directory */
+	const char *name;    /* its name in dfd */
+	int fd;              /* open for reading; the file is read through it, never by name */
+	struct stat *st;     /* fstat of fd; updated to the state of the file that was read */
 	unsigned wanted;     /* codings to offer (bitmask): 0 for types not worth compressing */
 	bool defer_compress; /* leave compression to cachet_blob_compress_pending() */
+	/* tests only (NULL otherwise): called with stage 1 before each read of the file */
+	void (*hook)(void *arg, const char *name, int stage);
+	void *hook_arg;
 };
 
 /**

@@ -110,6 +110,10 @@ struct cachet_store_options {
 	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
+	/* tests only (NULL otherwise): called with a file's name in its directory before it is
+	 * opened (stage 0) and before each read of it (stage 1), to change the file in between */
+	void (*race_hook)(void *arg, const char *name, int stage);
+	void *race_hook_arg;
 };
 
 #define CACHET_COMPRESS_THREADS_MAX 64
