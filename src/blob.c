@@ -24,7 +24,7 @@ struct cachet_file_sig cachet_blob_sig(const struct stat *st)
 	};
 }
 
-static bool sig_equal(const struct cachet_file_sig *a, const struct cachet_file_sig *b)
+bool cachet_blob_sig_equal(const struct cachet_file_sig *a, const struct cachet_file_sig *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime_ns == b->mtime_ns;
@@ -199,34 +199,43 @@ int cachet_blob_compress_pending(struct cachet_blob *b)
 	return 0;
 }
 
-/* The previous blob still describes the file and every sidecar (sidecars[] as taken now). */
-static bool reusable(const struct cachet_blob_source *src, const struct cachet_blob *prev,
-                     const struct cachet_file_sig *sidecars)
+/* The sidecar signatures as they are now, for the wanted codings whose sidecar name the caller
+ * saw listed (src->sidecars): no stat at all for a file without sidecars. */
+static void sidecars_now(const struct cachet_blob_source *src,
+                         struct cachet_file_sig sidecars[CACHET_CODING_COUNT])
 {
-	struct cachet_file_sig sig = cachet_blob_sig(src->st);
-	if (!prev || !sig_equal(&prev->sig, &sig) || prev->wanted != src->wanted)
+	memset(sidecars, 0, CACHET_CODING_COUNT * sizeof(*sidecars));
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		if (src->wanted & src->sidecars & (1u << c))
+			sidecars[c] = sidecar_sig(src, c);
+}
+
+bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_source *src)
+{
+	struct cachet_file_sig sidecars[CACHET_CODING_COUNT];
+	if (b->wanted != src->wanted)
 		return false;
+	sidecars_now(src, sidecars);
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
 		if ((src->wanted & (1u << c)) &&
-		    !sig_equal(&sidecars[c], &prev->variants[c].sidecar))
+		    !cachet_blob_sig_equal(&sidecars[c], &b->variants[c].sidecar))
 			return false;
 	return true;
 }
 
-int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *prev,
-                     struct cachet_blob **out)
+bool cachet_blob_from_sidecar(const struct cachet_blob *b)
 {
-	/* each sidecar is looked at once: for the reuse check and, if the file changed, to load it
-	 */
-	struct cachet_file_sig sidecars[CACHET_CODING_COUNT] = {0};
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
-		if (src->wanted & (1u << c))
-			sidecars[c] = sidecar_sig(src, c);
-	if (reusable(src, prev, sidecars)) {
-		cachet_blob_ref(prev);
-		*out = prev;
-		return 0;
-	}
+		if (b->variants[c].sidecar.ino)
+			return true;
+	return false;
+}
+
+int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **out)
+{
+	/* each sidecar is looked at once, before the file is read */
+	struct cachet_file_sig sidecars[CACHET_CODING_COUNT];
+	sidecars_now(src, sidecars);
 	void *mem;
 	int rc = read_whole(src->fd, src->st, offsetof(struct cachet_blob, data), &mem, src);
 	if (rc < 0)
@@ -236,6 +245,7 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *p
 	atomic_init(&b->refs, 1);
 	b->sig = cachet_blob_sig(src->st);
 	b->len = len;
+	b->hash = XXH3_64bits(b->data, len);
 	b->wanted = src->wanted;
 	b->available = 1u << CACHET_CODING_IDENTITY;
 	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);

@@ -57,6 +57,7 @@ struct outcome {
 	bool ok;
 	uint64_t generation;
 	size_t files, bytes, added, changed, removed;
+	size_t identical, reread; /* rewritten with the same bytes; files opened and read */
 	int64_t ms;
 	int64_t started_ns; /* CLOCK_MONOTONIC (system-wide) when the rescan began */
 	char error[512];
@@ -74,10 +75,11 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 		return;
 	fprintf(f,
 	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	        "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
+	        "changed=%zu\nremoved=%zu\nidentical=%zu\nreread=%zu\nms=%lld\nstarted_ns=%lld\n"
+	        "error=%s\n",
 	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
-	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
-	        (long long)o->started_ns, o->error);
+	        o->bytes, o->added, o->changed, o->removed, o->identical, o->reread,
+	        (long long)o->ms, (long long)o->started_ns, o->error);
 	if (fclose(f) == 0)
 		rename(tmp, r->status_path);
 }
@@ -146,12 +148,15 @@ static void rescan(struct cachet_reloader *r)
 	o.generation = new->generation;
 	o.files = new->files;
 	o.bytes = new->bytes;
+	o.identical = new->identical;
+	o.reread = new->reread;
 	o.ms = mono_ms() - t0;
-	fprintf(stderr,
-	        "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu files, "
-	        "%zu bytes, %lld ms\n",
-	        (unsigned long long)o.generation, o.added, o.changed, o.removed, o.files, o.bytes,
-	        (long long)o.ms);
+	fprintf(
+	    stderr,
+	    "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu rewritten "
+	    "identical, %zu files (%zu reread), %zu bytes, %lld ms\n",
+	    (unsigned long long)o.generation, o.added, o.changed, o.removed, o.identical, o.files,
+	    o.reread, o.bytes, (long long)o.ms);
 	status_write(r, &o);
 }
 
@@ -277,9 +282,9 @@ int cachet_reload_client(const char *pid_file)
 	}
 	printf(
 	    "cachet: reloaded: generation %lld, %lld files, %lld bytes (%lld added, %lld changed, "
-	    "%lld removed) in %lld ms\n",
+	    "%lld removed, %lld rewritten identical, %lld reread) in %lld ms\n",
 	    field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
 	    field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
-	    field(text, "\nms="));
+	    field(text, "\nidentical="), field(text, "\nreread="), field(text, "\nms="));
 	return 0;
 }

@@ -23,6 +23,34 @@
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
 #define SCAN_DEPTH_MAX 64
 
+/* Room for one entry's blocks: four per representation, and a redirect. */
+#define HEADS_BLOCKS_MAX (4 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 1)
+#define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX)
+
+struct cachet_heads {
+	atomic_uint refs;
+	char text[];
+};
+
+/* Blocks are formatted here one after the other, then copied into one cachet_heads sized to fit
+ * (heads_commit), and each block's text pointed into it. */
+struct heads_builder {
+	size_t len;
+	unsigned n;
+	struct {
+		struct cachet_block *blk;
+		size_t off;
+	} fix[HEADS_BLOCKS_MAX];
+	char buf[HEADS_MAX];
+};
+
+/* Blobs by content (XXH3-64 of the bytes), open addressing: those of the previous generation and
+ * those read so far by this build. A file whose bytes equal one of them shares it. */
+struct content_table {
+	struct cachet_blob **slot;
+	size_t mask, n;
+};
+
 struct scan {
 	const char *root_real; /* realpath of ROOT, for the symlink containment check */
 	size_t root_real_len;
@@ -37,6 +65,9 @@ struct scan {
 		ino_t ino;
 	} ancestors[SCAN_DEPTH_MAX];
 	unsigned depth;
+	struct heads_builder *hb;
+	struct content_table ct;
+	size_t reread, identical;
 	char *err;
 	size_t errlen;
 };
@@ -62,30 +93,68 @@ static struct cachet_entry *entry_push(struct scan *s)
 	return e;
 }
 
-static int block_format(struct cachet_block *blk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Formats a header block whose second line is "Date: " followed by a placeholder date. */
-static int block_format(struct cachet_block *blk, const char *fmt, ...)
+static void heads_ref(struct cachet_heads *h)
 {
-	char tmp[CACHET_BLOCK_MAX];
+	if (h)
+		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+}
+
+static void heads_unref(struct cachet_heads *h)
+{
+	if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+		free(h);
+}
+
+/* Copies what hb holds into one allocation and points each formatted block into it. */
+static int heads_commit(struct heads_builder *hb, struct cachet_heads **out)
+{
+	*out = NULL;
+	if (hb->n == 0)
+		return 0;
+	struct cachet_heads *h = malloc(sizeof(*h) + hb->len);
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->refs, 1);
+	memcpy(h->text, hb->buf, hb->len);
+	for (unsigned i = 0; i < hb->n; i++)
+		hb->fix[i].blk->text = h->text + hb->fix[i].off;
+	hb->len = 0;
+	hb->n = 0;
+	*out = h;
+	return 0;
+}
+
+static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats a header block whose second line is "Date: " followed by a placeholder date, into hb
+ * (its text is set by heads_commit). */
+static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
+{
+	size_t room = sizeof(hb->buf) - hb->len;
+	if (room > CACHET_BLOCK_MAX)
+		room = CACHET_BLOCK_MAX;
+	if (hb->n == HEADS_BLOCKS_MAX)
+		return -E2BIG;
+	char *tmp = hb->buf + hb->len;
 	va_list ap;
 	va_start(ap, fmt);
 	/* clang 14's analyzer loses track of va_start here (a known false positive) */
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	int n = vsnprintf(tmp, room, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (n < 0 || (size_t)n >= room)
 		return -E2BIG;
 	const char *d = strstr(tmp, "\r\n" CACHET_BLOCK_DATE_NAME);
 	if (!d)
 		return -EINVAL;
-	blk->text = malloc((size_t)n + 1);
-	if (!blk->text)
-		return -ENOMEM;
-	memcpy(blk->text, tmp, (size_t)n + 1);
+	blk->text = NULL;
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
+	hb->fix[hb->n].blk = blk;
+	hb->fix[hb->n].off = hb->len;
+	hb->n++;
+	hb->len += (size_t)n + 1; /* texts stay NUL-terminated */
 	return 0;
 }
 
@@ -93,13 +162,14 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 
 /* The blocks of one representation. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
  * cache-related fields the 200 would (Cache-Control, Vary), and no representation metadata. */
-static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cachet_repr *r)
+static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, unsigned coding,
+                       struct cachet_repr *r)
 {
 	const char *extra = e->extra_headers;
 	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[CACHET_BLOCK_MAX];
 	cachet_httpdate_format(e->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
-	if (e->available != 1u << CACHET_CODING_IDENTITY)
+	if (e->available != 1u << CACHET_CODING_IDENTITY || e->pending)
 		strcpy(vary, "Vary: Accept-Encoding\r\n");
 	if (coding != CACHET_CODING_IDENTITY)
 		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
@@ -112,36 +182,39 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
-	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n", common,
-	    r->body_len);
+	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n",
+	    common, r->body_len);
 	if (rc == 0)
-		rc = block_format(&r->partial,
+		rc = block_format(hb, &r->partial,
 		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
 		                  common);
 	if (rc == 0)
-		rc = block_format(&r->not_modified,
+		rc = block_format(hb, &r->not_modified,
 		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
 		                  "\r\nServer: cachet\r\n"
 		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s%s",
 		                  (int)r->etag_len, r->etag, e->cache_control, vary, extra);
 	if (rc == 0)
 		rc = block_format(
-		    &r->unsatisfiable,
+		    hb, &r->unsatisfiable,
 		    "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " EPOCH_DATE "\r\n"
 		    "Server: cachet\r\nContent-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
 		    r->body_len, vary);
 	return rc;
 }
 
-/* Fills every representation the blob has, then formats their blocks. */
-static int entry_reprs(struct cachet_entry *e)
+/* Fills every representation the blob has, then formats their blocks into one cachet_heads. */
+static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 {
 	const struct cachet_blob *b = e->blob;
 	e->available = b->available;
+	e->pending = b->pending;
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-		if (!(b->available & (1u << c)))
-			continue;
 		struct cachet_repr *r = &e->repr[c];
+		if (!(b->available & (1u << c))) {
+			memset(r, 0, sizeof(*r));
+			continue;
+		}
 		if (c == CACHET_CODING_IDENTITY) {
 			*r = (struct cachet_repr){.body = b->data,
 			                          .body_len = b->len,
@@ -154,11 +227,17 @@ static int entry_reprs(struct cachet_entry *e)
 			                          .etag = v->etag,
 			                          .etag_len = v->etag_len};
 		}
-		int rc = repr_blocks(e, c, r);
+		int rc = repr_blocks(hb, e, c, r);
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return heads_commit(hb, &e->heads);
+}
+
+/* Whether e's blocks still describe its blob (no variant was added since they were formatted). */
+static bool blocks_current(const struct cachet_entry *e)
+{
+	return e->heads && e->available == e->blob->available && e->pending == e->blob->pending;
 }
 
 /* Codings worth offering for a type, as a bitmask. */
@@ -173,48 +252,181 @@ static unsigned wanted_codings(const struct scan *s, const char *type)
 	return m;
 }
 
-static struct cachet_blob *prev_blob(const struct scan *s, const char *path, size_t len)
+static const struct cachet_entry *prev_file(const struct scan *s, const char *path, size_t len)
 {
 	const struct cachet_entry *e = s->prev ? cachet_store_lookup(s->prev, path, len) : NULL;
-	return e && e->kind == CACHET_ENTRY_FILE ? e->blob : NULL;
+	return e && e->kind == CACHET_ENTRY_FILE ? e : NULL;
 }
 
-static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
-                    struct stat *st)
+static int ct_insert(struct content_table *t, struct cachet_blob *b)
 {
-	size_t plen = strlen(path);
+	if ((t->n + 1) * 2 > (t->slot ? t->mask + 1 : 0)) {
+		size_t cap = t->slot ? (t->mask + 1) * 2 : 1024;
+		struct cachet_blob **v = calloc(cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; t->slot && i <= t->mask; i++) {
+			if (!t->slot[i])
+				continue;
+			size_t j = t->slot[i]->hash & (cap - 1);
+			while (v[j])
+				j = (j + 1) & (cap - 1);
+			v[j] = t->slot[i];
+		}
+		free(t->slot);
+		t->slot = v;
+		t->mask = cap - 1;
+	}
+	size_t j = b->hash & t->mask;
+	for (; t->slot[j]; j = (j + 1) & t->mask)
+		if (t->slot[j] == b)
+			return 0;
+	t->slot[j] = b;
+	t->n++;
+	return 0;
+}
+
+/* The content table starts with the previous generation's blobs (on the first file read). */
+static int ct_init(struct scan *s)
+{
+	if (s->ct.slot || !s->prev)
+		return 0;
+	for (size_t i = 0; i < s->prev->n_entries; i++) {
+		const struct cachet_entry *e = &s->prev->entries[i];
+		int rc = 0;
+		if (e->kind == CACHET_ENTRY_FILE && !cachet_blob_from_sidecar(e->blob))
+			rc = ct_insert(&s->ct, e->blob);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A blob already known with the bytes, ETag and codings of b (made by compressing, not from
+ * sidecars, as b's), or NULL. */
+static struct cachet_blob *ct_find(const struct content_table *t, const struct cachet_blob *b)
+{
+	if (!t->slot || cachet_blob_from_sidecar(b))
+		return NULL;
+	for (size_t j = b->hash & t->mask; t->slot[j]; j = (j + 1) & t->mask) {
+		const struct cachet_blob *o = t->slot[j];
+		if (o->hash == b->hash && o->len == b->len && o->wanted == b->wanted &&
+		    memcmp(o->data, b->data, b->len) == 0)
+			return t->slot[j];
+	}
+	return NULL;
+}
+
+static int limits_check(struct scan *s, const char *path, size_t size)
+{
 	if (s->opt->max_files && s->files >= s->opt->max_files)
 		return fail(s, -EFBIG, "over --max-files at", path);
-	if (s->opt->max_bytes && s->bytes + (size_t)st->st_size > s->opt->max_bytes)
+	if (s->opt->max_bytes && s->bytes + size > s->opt->max_bytes)
 		return fail(s, -EFBIG, "over --max-memory at", path);
-	const char *type = cachet_mime_type(name, strlen(name));
-	struct cachet_blob_source src = {.dfd = dfd,
-	                                 .name = name,
-	                                 .fd = fd,
-	                                 .st = st,
-	                                 .wanted = wanted_codings(s, type),
-	                                 .defer_compress = s->opt->compress_threads > 1,
-	                                 .hook = s->opt->race_hook,
-	                                 .hook_arg = s->opt->race_hook_arg};
-	struct cachet_blob *b;
-	int rc = cachet_blob_load(&src, prev_blob(s, path, plen), &b);
-	if (rc < 0)
-		return fail(s, rc, "cannot read", path);
+	return 0;
+}
+
+/* A file entry for path on blob b (the caller's reference passes to the entry). When prev (the
+ * previous generation's entry for path) has this very blob and blocks that still describe it,
+ * they are shared, Last-Modified included: the representation did not change. Otherwise the
+ * blocks are formatted later (entries_finish). */
+static int entry_add(struct scan *s, const char *path, const char *type, struct cachet_blob *b,
+                     const struct stat *st, const struct cachet_entry *prev)
+{
+	size_t plen = strlen(path);
 	struct cachet_entry *e = entry_push(s);
-	if (!e || !(e->path = strdup(path))) {
+	char *key = e ? strdup(path) : NULL;
+	if (!key) {
+		if (e)
+			s->n--;
 		cachet_blob_unref(b);
 		return fail(s, -ENOMEM, "out of memory at", path);
 	}
+	if (prev && prev->blob == b) {
+		*e = *prev;
+		if (blocks_current(prev))
+			heads_ref(e->heads);
+		else
+			e->heads = NULL;
+	} else {
+		e->kind = CACHET_ENTRY_FILE;
+		e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
+		e->content_type = type;
+		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+		e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
+	}
+	e->path = key;
 	e->path_len = (uint32_t)plen;
-	e->kind = CACHET_ENTRY_FILE;
 	e->blob = b;
-	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
-	e->content_type = type;
-	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
-	e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
-	s->files++; /* its blocks are formatted once its variants exist (entries_finish) */
+	e->sig = cachet_blob_sig(st);
+	s->files++;
 	s->bytes += b->len;
 	return 0;
+}
+
+static struct cachet_blob_source blob_source(const struct scan *s, int dfd, const char *name,
+                                             const char *type, unsigned sidecars)
+{
+	return (struct cachet_blob_source){.dfd = dfd,
+	                                   .name = name,
+	                                   .fd = -1,
+	                                   .wanted = wanted_codings(s, type),
+	                                   .sidecars = sidecars,
+	                                   .defer_compress = s->opt->compress_threads > 1,
+	                                   .hook = s->opt->race_hook,
+	                                   .hook_arg = s->opt->race_hook_arg};
+}
+
+/* The fast path of a rescan: a file whose signature and sidecars are those the previous
+ * generation read is neither opened nor read; its entry (blob and blocks) is taken over. st is
+ * the stat of the name. Returns 1 when taken over, 0 when the file must be read, or -errno. */
+static int reuse_unchanged(struct scan *s, int dfd, const char *name, const char *path,
+                           const struct stat *st, unsigned sidecars)
+{
+	const struct cachet_entry *p = prev_file(s, path, strlen(path));
+	struct cachet_file_sig sig = cachet_blob_sig(st);
+	if (!p || !cachet_blob_sig_equal(&p->sig, &sig))
+		return 0;
+	struct cachet_blob_source src = blob_source(s, dfd, name, p->content_type, sidecars);
+	if (!cachet_blob_current(p->blob, &src))
+		return 0;
+	int rc = limits_check(s, path, p->blob->len);
+	if (rc < 0)
+		return rc;
+	cachet_blob_ref(p->blob);
+	rc = entry_add(s, path, p->content_type, p->blob, st, p);
+	return rc < 0 ? rc : 1;
+}
+
+/* Reads a new or changed file through fd (st: its fstat). Bytes equal to a known blob's reuse it
+ * (its ETag and variants): a bundler that rewrites every file costs a read and a hash per file,
+ * not a compression. */
+static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
+                    struct stat *st, unsigned sidecars)
+{
+	int rc = limits_check(s, path, (size_t)st->st_size);
+	if (rc < 0)
+		return rc;
+	const char *type = cachet_mime_type(name, strlen(name));
+	struct cachet_blob_source src = blob_source(s, dfd, name, type, sidecars);
+	src.fd = fd;
+	src.st = st;
+	struct cachet_blob *b, *same;
+	if ((rc = ct_init(s)) < 0 || (rc = cachet_blob_load(&src, &b)) < 0)
+		return fail(s, rc, "cannot read", path);
+	s->reread++;
+	if ((same = ct_find(&s->ct, b))) {
+		cachet_blob_unref(b);
+		cachet_blob_ref(same);
+		b = same;
+	} else if ((rc = ct_insert(&s->ct, b)) < 0) {
+		cachet_blob_unref(b);
+		return fail(s, rc, "out of memory at", path);
+	}
+	const struct cachet_entry *p = prev_file(s, path, strlen(path));
+	if (p && p->blob == b)
+		s->identical++;
+	return entry_add(s, path, type, b, st, p);
 }
 
 /* Adds "/dir/" as a second key of "/dir/index.html", and "/dir" as a 301 to "/dir/". */
@@ -237,10 +449,11 @@ static int add_directory_keys(struct scan *s, const char *dir, size_t index_entr
 		return fail(s, -ENOMEM, "out of memory at", dir);
 	e->path_len = (uint32_t)dlen;
 	e->kind = CACHET_ENTRY_REDIRECT;
-	return block_format(&e->redirect,
-	                    "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
-	                    "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
-	                    dir, s->opt->extra_headers ? s->opt->extra_headers : "");
+	int rc = block_format(s->hb, &e->redirect,
+	                      "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
+	                      "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
+	                      dir, s->opt->extra_headers ? s->opt->extra_headers : "");
+	return rc < 0 ? rc : heads_commit(s->hb, &e->heads);
 }
 
 static int scan_dir(struct scan *s, int dfd, char *path, size_t plen);
@@ -284,13 +497,71 @@ static int entry_open(const struct scan *s, int dfd, const char *name, bool link
 	return rc;
 }
 
-/* One directory entry: a regular file is loaded, a directory is descended into. */
-static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path, size_t plen)
+/* A directory's names, sorted: sidecars are found in it rather than by a stat per coding. */
+struct listing {
+	char **name;
+	size_t n, cap;
+};
+
+static int name_cmp(const void *a, const void *b)
 {
-	const char *name = de->d_name;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->name[i]);
+	free(l->name);
+}
+
+/* Reads every name of d but dotfiles (never served, and sidecars of nothing served). */
+static int listing_read(DIR *d, struct listing *l)
+{
+	const struct dirent *de;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 32;
+			char **v = realloc(l->name, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			l->name = v;
+			l->cap = cap;
+		}
+		if (!(l->name[l->n] = strdup(de->d_name)))
+			return -ENOMEM;
+		l->n++;
+	}
+	if (errno != 0)
+		return -errno;
+	if (l->n)
+		qsort(l->name, l->n, sizeof(*l->name), name_cmp);
+	return 0;
+}
+
+/* Codings whose sidecar (name + ".gz" ...) the listing holds. */
+static unsigned sidecars_listed(const struct listing *l, const char *name)
+{
+	unsigned m = 0;
+	char buf[NAME_MAX + 16];
+	const char *key = buf;
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
+		int n = snprintf(buf, sizeof(buf), "%s%s", name, cachet_encoding_suffix(c));
+		if (n > 0 && (size_t)n < sizeof(buf) &&
+		    bsearch(&key, l->name, l->n, sizeof(*l->name), name_cmp))
+			m |= 1u << c;
+	}
+	return m;
+}
+
+/* One directory entry: a regular file is loaded (or taken over unchanged from the previous
+ * generation), a directory is descended into. */
+static int scan_one(struct scan *s, int dfd, const struct listing *l, const char *name, char *path,
+                    size_t plen)
+{
 	size_t nlen = strlen(name);
-	if (name[0] == '.')
-		return 0; /* dotfiles and dot-directories are never served */
 	if (plen + 1 + nlen >= PATH_MAX)
 		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
 	struct stat st;
@@ -303,18 +574,23 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);
-	int fd, rc = entry_open(s, dfd, name, link, &st, &fd);
-	if (rc == 1) {
-		if (S_ISREG(st.st_mode))
-			rc = add_file(s, dfd, name, fd, path, &st);
-		else
-			rc = scan_dir(s, fd, path, plen + 1 + nlen);
-		close(fd);
-	} else if (rc < 0) {
-		rc = fail(s, rc, "cannot open", path);
+	unsigned sidecars = S_ISREG(st.st_mode) ? sidecars_listed(l, name) : 0;
+	int fd = -1,
+	    rc = S_ISREG(st.st_mode) ? reuse_unchanged(s, dfd, name, path, &st, sidecars) : 0;
+	if (rc == 0) {
+		rc = entry_open(s, dfd, name, link, &st, &fd);
+		if (rc < 0) {
+			rc = fail(s, rc, "cannot open", path);
+		} else if (rc == 1) {
+			if (S_ISREG(st.st_mode))
+				rc = add_file(s, dfd, name, fd, path, &st, sidecars);
+			else
+				rc = scan_dir(s, fd, path, plen + 1 + nlen);
+			close(fd);
+		}
 	}
 	path[plen] = '\0';
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static bool on_ancestor_path(const struct scan *s, const struct stat *st)
@@ -346,14 +622,15 @@ static int scan_dir(struct scan *s, int dfd, char *path, size_t plen)
 		s->depth--;
 		return fail(s, -errno, "cannot list", path[0] ? path : "/");
 	}
-	int rc = 0;
 	size_t first = s->n;
-	const struct dirent *de;
-	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL)
-		rc = scan_one(s, dfd, de, path, plen);
-	if (rc == 0 && errno != 0)
-		rc = fail(s, -errno, "cannot list", path[0] ? path : "/");
+	struct listing l = {0};
+	int rc = listing_read(d, &l);
 	closedir(d);
+	if (rc < 0)
+		rc = fail(s, rc, "cannot list", path[0] ? path : "/");
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = scan_one(s, dfd, &l, l.name[i], path, plen);
+	listing_free(&l);
 	s->depth--;
 	for (size_t i = first; rc == 0 && i < s->n; i++) {
 		const struct cachet_entry *e = &s->v[i];
@@ -374,6 +651,24 @@ struct compress_pool {
 	atomic_size_t next;
 	atomic_int rc;
 };
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v and drops repeats; returns how many are left. */
+static size_t blobs_unique(struct cachet_blob **v, size_t n)
+{
+	size_t k = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), ptr_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
 
 /* One compression thread: takes blobs until none is left. Blobs are distinct, so threads never
  * touch the same memory. */
@@ -402,6 +697,7 @@ static int compress_pending(struct scan *s)
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending)
 			p.blobs[p.n++] = s->v[i].blob;
+	p.n = blobs_unique(p.blobs, p.n); /* a blob shared by paths is compressed once */
 	atomic_init(&p.next, 0);
 	atomic_init(&p.rc, 0);
 	unsigned want = s->opt->compress_threads < CACHET_COMPRESS_THREADS_MAX
@@ -417,7 +713,8 @@ static int compress_pending(struct scan *s)
 	return atomic_load(&p.rc);
 }
 
-/* After the scan: variants compressed, then every file's blocks formatted. */
+/* After the scan: variants compressed, then the blocks of every file that has none that still
+ * describe it formatted (entries taken over unchanged keep theirs, shared). */
 static int entries_finish(struct scan *s)
 {
 	int rc = compress_pending(s);
@@ -425,7 +722,11 @@ static int entries_finish(struct scan *s)
 		return fail(s, rc, "cannot compress under", "the root");
 	for (size_t i = 0; i < s->n; i++) {
 		struct cachet_entry *e = &s->v[i];
-		if (e->kind == CACHET_ENTRY_FILE && (rc = entry_reprs(e)) < 0)
+		if (e->kind != CACHET_ENTRY_FILE || blocks_current(e))
+			continue;
+		heads_unref(e->heads);
+		e->heads = NULL;
+		if ((rc = entry_reprs(s->hb, e)) < 0)
 			return fail(s, rc, "cannot format headers for", e->path);
 	}
 	return 0;
@@ -471,7 +772,7 @@ static const struct {
 
 /* Statuses that answer a malformed request say "Connection: close" in their block: what follows
  * on the connection cannot be trusted to start a request (see cachet_reply.close). */
-static int errors_build(struct cachet_store *st)
+static int errors_build(struct cachet_store *st, struct heads_builder *hb)
 {
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
 		struct cachet_error *e = &st->errors[i];
@@ -483,7 +784,7 @@ static int errors_build(struct cachet_store *st)
 		e->body_len = (size_t)n;
 		if (!e->body)
 			return -ENOMEM;
-		int rc = block_format(&e->block,
+		int rc = block_format(hb, &e->block,
 		                      "HTTP/1.1 %d %s\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
 		                      "Content-Type: text/plain; charset=utf-8\r\n"
 		                      "Content-Length: %d\r\n%s",
@@ -491,7 +792,7 @@ static int errors_build(struct cachet_store *st)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return heads_commit(hb, &st->error_heads);
 }
 
 const struct cachet_error *cachet_store_error(const struct cachet_store *st, int status)
@@ -506,42 +807,46 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-			struct cachet_repr *r = &v[i].repr[c];
-			free(r->ok.text);
-			free(r->partial.text);
-			free(r->not_modified.text);
-			free(r->unsatisfiable.text);
-		}
-		free(v[i].redirect.text);
+		heads_unref(v[i].heads);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
 	free(v);
 }
 
+/* Scans ROOT into s (entries with their blocks). */
+static int scan_root(struct scan *s, const char *root, char *root_real)
+{
+	char path[PATH_MAX] = "";
+	if (!realpath(root, root_real))
+		return fail(s, -errno, "cannot resolve root", root);
+	s->root_real = root_real;
+	s->root_real_len = strlen(root_real);
+	if (s->root_real_len == 1)
+		s->root_real_len = 0; /* ROOT is "/": every path is inside */
+	s->now = (int64_t)time(NULL);
+	int dfd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(s, -errno, "cannot open root", root);
+	int rc = scan_dir(s, dfd, path, 0);
+	close(dfd);
+	return rc == 0 ? entries_finish(s) : rc;
+}
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
 {
-	char root_real[PATH_MAX], path[PATH_MAX] = "";
+	char root_real[PATH_MAX];
 	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
-	if (!realpath(root, root_real))
-		return fail(&s, -errno, "cannot resolve root", root);
-	s.root_real = root_real;
-	s.root_real_len = strlen(root_real);
-	if (s.root_real_len == 1)
-		s.root_real_len = 0; /* ROOT is "/": every path is inside */
-	s.now = (int64_t)time(NULL);
-	int dfd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return fail(&s, -errno, "cannot open root", root);
-	int rc = scan_dir(&s, dfd, path, 0);
-	close(dfd);
-	if (rc == 0)
-		rc = entries_finish(&s);
+	/* the builder is large (every block of an entry at its longest): on the heap, once */
+	s.hb = malloc(sizeof(*s.hb));
+	int rc = s.hb ? (s.hb->len = 0, s.hb->n = 0, scan_root(&s, root, root_real))
+	              : fail(&s, -ENOMEM, "out of memory for", "the store");
+	free(s.ct.slot);
 	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
 	if (!st) {
+		free(s.hb);
 		entries_free(s.v, s.n);
 		return rc < 0 ? rc : fail(&s, -ENOMEM, "out of memory for", "the store");
 	}
@@ -551,9 +856,13 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	st->n_entries = s.n;
 	st->files = s.files;
 	st->bytes = s.bytes;
+	st->reread = s.reread;
+	st->identical = s.identical;
 	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
 		st->prefs[st->n_prefs++] = opt->codings[i];
-	if (index_build(st) < 0 || errors_build(st) < 0) {
+	rc = index_build(st) < 0 || errors_build(st, s.hb) < 0 ? -ENOMEM : 0;
+	free(s.hb);
+	if (rc < 0) {
 		cachet_store_unref(st);
 		return fail(&s, -ENOMEM, "out of memory for", "the index");
 	}
@@ -588,10 +897,9 @@ void cachet_store_unref(struct cachet_store *st)
 	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	entries_free(st->entries, st->n_entries);
-	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
-		free(st->errors[i].block.text);
+	for (size_t i = 0; i < CACHET_N_ERRORS; i++)
 		free((char *)st->errors[i].body);
-	}
+	heads_unref(st->error_heads);
 	free(st->index);
 	free(st);
 }

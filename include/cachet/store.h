@@ -25,6 +25,10 @@
 /** Longest preformatted block; a block that would be longer fails the build (-E2BIG). */
 #define CACHET_BLOCK_MAX 4096
 
+/** One allocation holding the texts of an entry's blocks (or of a generation's error blocks),
+ *  reference-counted so that an unchanged entry's blocks serve every generation it is part of. */
+struct cachet_heads;
+
 /** A header block formatted once at load. It ends after the last header line's CRLF: the sender
  *  appends the blank line (or a Connection line and the blank line). */
 struct cachet_block {
@@ -65,9 +69,13 @@ struct cachet_entry {
 	const char *cache_control;
 	const char *extra_headers; /* the build's --add-header lines, "" for none */
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
+	unsigned pending;   /* variants still being compressed when the blocks were formatted: the
+	                       blocks say Vary already, a later generation adds the variants */
 	struct cachet_repr repr[CACHET_CODING_COUNT];
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
+	struct cachet_file_sig sig;   /* the file read for this path (files only) */
+	struct cachet_heads *heads;   /* where the blocks' texts live; may be shared */
 };
 
 /** A status cachet answers without a file: a block plus a short text body. */
@@ -94,6 +102,10 @@ struct cachet_store {
 	struct cachet_error errors[CACHET_N_ERRORS];
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
+	struct cachet_heads *error_heads; /* the texts of errors[] */
+	size_t reread;    /* files opened and read by the build (the others were unchanged) */
+	size_t identical; /* of those, rewritten with the bytes they had: blob and blocks reused */
+	size_t pending;   /* files whose variants are still to compress (cachet_store_compress) */
 };
 
 /** Limits for a build. */
