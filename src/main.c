@@ -283,13 +283,13 @@ static int serve(struct server *s)
 	struct cachet_store *st;
 	struct cachet_store_options opt = cachet_config_store_options(cfg);
 	opt.generation = 1;
-	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
-	 * one thread (the default) so as not to take CPU from the workers. */
-	opt.compress_threads = s->n_cpus ? s->n_cpus : 1;
+	/* serve first, compress after: the first generation is identity only (with Vary where
+	 * variants will come); the reload thread compresses on every CPU and publishes them */
+	opt.defer_variants = true;
 	if (cachet_store_build(cfg->root, NULL, &opt, &st, err, sizeof(err)) < 0)
 		return die("%s", err);
 	/* read now: once the reloader runs, st may be replaced and freed at any time */
-	size_t files = st->files, bytes = st->bytes;
+	size_t files = st->files, bytes = st->bytes, pending = st->pending;
 	atomic_store(&s->shared.current, st);
 
 	int rc = listeners_open(s);
@@ -327,6 +327,9 @@ static int serve(struct server *s)
 	}
 	if (cfg->pid_file)
 		pid_file_write(cfg->pid_file);
+	if (pending) /* before the listening line: whoever waits for variants knows to */
+		fprintf(stderr, "cachet: variants of %zu files follow in the background\n",
+		        pending);
 	fprintf(stderr, "cachet: listening on %s (%u threads, %zu files, %zu bytes)\n", where,
 	        s->n_workers, files, bytes);
 

@@ -17,6 +17,7 @@
 #include "cachet/reload.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,43 @@ static void acks_wait(struct cachet_reloader *r, uint64_t gen)
 	}
 }
 
+/* Steps 2-4 above: new replaces the current generation, which is released once every worker
+ * has moved on. */
+static void publish(struct cachet_reloader *r, struct cachet_store *new)
+{
+	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
+	atomic_store_explicit(&r->shared->current, new, memory_order_release);
+	acks_wait(r, new->generation);
+	cachet_store_unref(old);
+	r->generation = new->generation;
+}
+
+/* Serve first, compress after: the current generation serves identity (its blocks already say
+ * Vary where variants will come); this compresses what it lacks on threads threads and publishes
+ * the same files with their variants as the next generation. Identity ETags do not change, so
+ * every validator a client holds stays good across the switch. */
+static void variants_complete(struct cachet_reloader *r, unsigned threads)
+{
+	int64_t t0 = mono_ms();
+	struct cachet_store *cur = atomic_load_explicit(&r->shared->current, memory_order_acquire);
+	struct cachet_store *next = NULL;
+	int n = cachet_store_compress(cur, threads, &r->cancel);
+	int rc = n < 0 ? n : cachet_store_derive(cur, r->generation + 1, &next);
+	if (rc < 0) {
+		if (rc != -ECANCELED)
+			fprintf(stderr,
+			        "cachet: variants of generation %llu not made: %s (served without "
+			        "them)\n",
+			        (unsigned long long)r->version, strerror(-rc));
+		return;
+	}
+	publish(r, next);
+	fprintf(stderr,
+	        "cachet: variants complete: generation %llu, %d files compressed on %u threads in "
+	        "%lld ms\n",
+	        (unsigned long long)r->version, n, threads, (long long)(mono_ms() - t0));
+}
+
 static void rescan(struct cachet_reloader *r)
 {
 	int64_t t0 = mono_ms(), started_ns = mono_ns();
@@ -126,7 +164,8 @@ static void rescan(struct cachet_reloader *r)
 	struct cachet_store *new = NULL;
 	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
 	opt.generation = r->generation + 1;
-	struct outcome o = {.generation = r->generation, .started_ns = started_ns};
+	opt.defer_variants = true; /* changed files are live at once; their variants follow */
+	struct outcome o = {.generation = r->version, .started_ns = started_ns};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
 	r->rescans++;
 	if (rc < 0) {
@@ -135,34 +174,46 @@ static void rescan(struct cachet_reloader *r)
 		o.bytes = old->bytes;
 		fprintf(stderr,
 		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
-		        (long long)o.ms, o.error, (unsigned long long)r->generation);
+		        (long long)o.ms, o.error, (unsigned long long)r->version);
 		status_write(r, &o);
 		return;
 	}
 	diff_count(old, new, &o);
-	atomic_store_explicit(&r->shared->current, new, memory_order_release);
-	acks_wait(r, new->generation);
-	cachet_store_unref(old);
-	r->generation = new->generation;
+	publish(r, new); /* old is released there: not used below */
+	r->version++;
 	o.ok = true;
-	o.generation = new->generation;
+	o.generation = r->version;
 	o.files = new->files;
 	o.bytes = new->bytes;
 	o.identical = new->identical;
 	o.reread = new->reread;
+	size_t pending = new->pending;
 	o.ms = mono_ms() - t0;
 	fprintf(
 	    stderr,
 	    "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu rewritten "
-	    "identical, %zu files (%zu reread), %zu bytes, %lld ms\n",
+	    "identical, %zu files (%zu reread), %zu bytes, %lld ms%s\n",
 	    (unsigned long long)o.generation, o.added, o.changed, o.removed, o.identical, o.files,
-	    o.reread, o.bytes, (long long)o.ms);
+	    o.reread, o.bytes, (long long)o.ms, pending ? ", variants follow" : "");
 	status_write(r, &o);
+	if (pending)
+		variants_complete(r, 1); /* one thread: the workers keep the other CPUs */
+}
+
+static unsigned cpus_usable(void)
+{
+	cpu_set_t set;
+	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+	return n > 0 ? (unsigned)n : 1;
 }
 
 static void *reloader_main(void *arg)
 {
 	struct cachet_reloader *r = arg;
+	/* variants the first generation was published without: made on every CPU, as nothing but
+	 * serving competes for them yet */
+	if (atomic_load(&r->shared->current)->pending)
+		variants_complete(r, cpus_usable());
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		while (!r->pending && !r->stop)
@@ -187,6 +238,8 @@ int cachet_reloader_start(struct cachet_reloader *r, const struct cachet_config 
 	r->workers = workers;
 	r->n_workers = n_workers;
 	r->generation = atomic_load(&shared->current)->generation;
+	r->version = r->generation;
+	atomic_init(&r->cancel, false);
 	if (cfg->pid_file)
 		cachet_reload_status_path(cfg->pid_file, r->status_path, sizeof(r->status_path));
 	pthread_mutex_init(&r->lock, NULL);
@@ -204,6 +257,7 @@ void cachet_reloader_request(struct cachet_reloader *r)
 
 void cachet_reloader_stop(struct cachet_reloader *r)
 {
+	atomic_store(&r->cancel, true); /* a compression in progress stops between two files */
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_signal(&r->cond);

@@ -372,7 +372,8 @@ static struct cachet_blob_source blob_source(const struct scan *s, int dfd, cons
 	                                   .fd = -1,
 	                                   .wanted = wanted_codings(s, type),
 	                                   .sidecars = sidecars,
-	                                   .defer_compress = s->opt->compress_threads > 1,
+	                                   .defer_compress = s->opt->defer_variants ||
+	                                                     s->opt->compress_threads > 1,
 	                                   .hook = s->opt->race_hook,
 	                                   .hook_arg = s->opt->race_hook_arg};
 }
@@ -650,6 +651,7 @@ struct compress_pool {
 	size_t n;
 	atomic_size_t next;
 	atomic_int rc;
+	const atomic_bool *cancel;
 };
 
 static int ptr_cmp(const void *a, const void *b)
@@ -670,12 +672,16 @@ static size_t blobs_unique(struct cachet_blob **v, size_t n)
 	return k;
 }
 
-/* One compression thread: takes blobs until none is left. Blobs are distinct, so threads never
- * touch the same memory. */
+/* One compression thread: takes blobs until none is left (or it is told to stop). Blobs are
+ * distinct, so threads never touch the same memory. */
 static void *compress_thread(void *arg)
 {
 	struct compress_pool *p = arg;
 	for (;;) {
+		if (p->cancel && atomic_load_explicit(p->cancel, memory_order_relaxed)) {
+			atomic_store(&p->rc, -ECANCELED);
+			return NULL;
+		}
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n)
 			return NULL;
@@ -685,51 +691,63 @@ static void *compress_thread(void *arg)
 	}
 }
 
-/* Compresses every pending variant on up to opt->compress_threads threads (this one included):
- * at start-up a tree of text assets compresses on every core, not one. */
-static int compress_pending(struct scan *s)
+/* Compresses every pending variant of the files among v[0..n) on up to threads threads (this one
+ * included): at start-up a tree of text assets compresses on every core, not one. Returns how
+ * many blobs were compressed, or -errno. */
+static int compress_entries(const struct cachet_entry *v, size_t n, unsigned threads,
+                            const atomic_bool *cancel)
 {
-	struct compress_pool p = {.blobs = calloc(s->n ? s->n : 1, sizeof(struct cachet_blob *))};
-	pthread_t threads[CACHET_COMPRESS_THREADS_MAX];
+	struct compress_pool p = {.blobs = calloc(n ? n : 1, sizeof(struct cachet_blob *)),
+	                          .cancel = cancel};
+	pthread_t tid[CACHET_COMPRESS_THREADS_MAX];
 	unsigned started = 0;
 	if (!p.blobs)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending)
-			p.blobs[p.n++] = s->v[i].blob;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == CACHET_ENTRY_FILE && v[i].blob->pending)
+			p.blobs[p.n++] = v[i].blob;
 	p.n = blobs_unique(p.blobs, p.n); /* a blob shared by paths is compressed once */
 	atomic_init(&p.next, 0);
 	atomic_init(&p.rc, 0);
-	unsigned want = s->opt->compress_threads < CACHET_COMPRESS_THREADS_MAX
-	                    ? s->opt->compress_threads
-	                    : CACHET_COMPRESS_THREADS_MAX;
+	unsigned want =
+	    threads < CACHET_COMPRESS_THREADS_MAX ? threads : CACHET_COMPRESS_THREADS_MAX;
 	while (started + 1 < want && started + 1 < p.n &&
-	       pthread_create(&threads[started], NULL, compress_thread, &p) == 0)
+	       pthread_create(&tid[started], NULL, compress_thread, &p) == 0)
 		started++;
 	compress_thread(&p);
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+		pthread_join(tid[i], NULL);
 	free(p.blobs);
-	return atomic_load(&p.rc);
+	int rc = atomic_load(&p.rc);
+	return rc < 0 ? rc : (int)(p.n < INT_MAX ? p.n : INT_MAX);
 }
 
-/* After the scan: variants compressed, then the blocks of every file that has none that still
- * describe it formatted (entries taken over unchanged keep theirs, shared). */
-static int entries_finish(struct scan *s)
+/* Formats the blocks of every file that has none that still describe its blob (entries taken
+ * over unchanged keep theirs, shared). */
+static int entries_format(struct scan *s)
 {
-	int rc = compress_pending(s);
-	if (rc < 0)
-		return fail(s, rc, "cannot compress under", "the root");
 	for (size_t i = 0; i < s->n; i++) {
 		struct cachet_entry *e = &s->v[i];
 		if (e->kind != CACHET_ENTRY_FILE || blocks_current(e))
 			continue;
 		heads_unref(e->heads);
 		e->heads = NULL;
-		if ((rc = entry_reprs(s->hb, e)) < 0)
+		int rc = entry_reprs(s->hb, e);
+		if (rc < 0)
 			return fail(s, rc, "cannot format headers for", e->path);
 	}
 	return 0;
+}
+
+/* After the scan: variants compressed (unless deferred), then blocks formatted. */
+static int entries_finish(struct scan *s)
+{
+	if (!s->opt->defer_variants) {
+		int rc = compress_entries(s->v, s->n, s->opt->compress_threads, NULL);
+		if (rc < 0)
+			return fail(s, rc, "cannot compress under", "the root");
+	}
+	return entries_format(s);
 }
 
 static int index_build(struct cachet_store *st)
@@ -833,6 +851,38 @@ static int scan_root(struct scan *s, const char *root, char *root_real)
 	return rc == 0 ? entries_finish(s) : rc;
 }
 
+/* Makes the generation of what s holds (entries pass to it; s->hb is freed). */
+static int store_assemble(struct scan *s, uint64_t generation, const enum cachet_coding *prefs,
+                          unsigned n_prefs, struct cachet_store **out)
+{
+	struct cachet_store *st = calloc(1, sizeof(*st));
+	if (!st) {
+		free(s->hb);
+		entries_free(s->v, s->n);
+		return fail(s, -ENOMEM, "out of memory for", "the store");
+	}
+	atomic_init(&st->refs, 1);
+	st->generation = generation;
+	st->entries = s->v;
+	st->n_entries = s->n;
+	st->files = s->files;
+	st->bytes = s->bytes;
+	st->reread = s->reread;
+	st->identical = s->identical;
+	for (unsigned i = 0; i < n_prefs && st->n_prefs < CACHET_CODING_COUNT; i++)
+		st->prefs[st->n_prefs++] = prefs[i];
+	for (size_t i = 0; i < s->n; i++)
+		st->pending += s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending;
+	int rc = index_build(st) < 0 || errors_build(st, s->hb) < 0 ? -ENOMEM : 0;
+	free(s->hb);
+	if (rc < 0) {
+		cachet_store_unref(st);
+		return fail(s, -ENOMEM, "out of memory for", "the index");
+	}
+	*out = st;
+	return 0;
+}
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
@@ -844,30 +894,60 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	int rc = s.hb ? (s.hb->len = 0, s.hb->n = 0, scan_root(&s, root, root_real))
 	              : fail(&s, -ENOMEM, "out of memory for", "the store");
 	free(s.ct.slot);
-	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
-	if (!st) {
+	if (rc < 0) {
 		free(s.hb);
 		entries_free(s.v, s.n);
-		return rc < 0 ? rc : fail(&s, -ENOMEM, "out of memory for", "the store");
+		return rc;
 	}
-	atomic_init(&st->refs, 1);
-	st->generation = opt->generation;
-	st->entries = s.v;
-	st->n_entries = s.n;
-	st->files = s.files;
-	st->bytes = s.bytes;
-	st->reread = s.reread;
-	st->identical = s.identical;
-	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
-		st->prefs[st->n_prefs++] = opt->codings[i];
-	rc = index_build(st) < 0 || errors_build(st, s.hb) < 0 ? -ENOMEM : 0;
-	free(s.hb);
+	return store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
+}
+
+int cachet_store_compress(const struct cachet_store *st, unsigned threads,
+                          const atomic_bool *cancel)
+{
+	return compress_entries(st->entries, st->n_entries, threads, cancel);
+}
+
+int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
+                        struct cachet_store **out)
+{
+	char err[128];
+	static const struct cachet_store_options none = {0};
+	struct scan s = {.opt = &none, .err = err, .errlen = sizeof(err)};
+	s.hb = malloc(sizeof(*s.hb));
+	s.v = calloc(st->n_entries ? st->n_entries : 1, sizeof(*s.v));
+	if (!s.hb || !s.v) {
+		free(s.hb);
+		free(s.v);
+		return -ENOMEM;
+	}
+	s.hb->len = 0;
+	s.hb->n = 0;
+	s.cap = st->n_entries;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < st->n_entries; i++) {
+		const struct cachet_entry *p = &st->entries[i];
+		struct cachet_entry *e = &s.v[s.n];
+		*e = *p;
+		if (!(e->path = strdup(p->path))) {
+			rc = -ENOMEM;
+			break;
+		}
+		s.n++;
+		heads_ref(e->heads); /* dropped by entries_format where the blob gained variants */
+		if (e->kind == CACHET_ENTRY_FILE)
+			cachet_blob_ref(e->blob);
+	}
+	s.files = st->files;
+	s.bytes = st->bytes;
+	if (rc == 0)
+		rc = entries_format(&s);
 	if (rc < 0) {
-		cachet_store_unref(st);
-		return fail(&s, -ENOMEM, "out of memory for", "the index");
+		free(s.hb);
+		entries_free(s.v, s.n);
+		return rc;
 	}
-	*out = st;
-	return 0;
+	return store_assemble(&s, generation, st->prefs, st->n_prefs, out);
 }
 
 const struct cachet_entry *cachet_store_lookup(const struct cachet_store *st, const char *path,

@@ -4,6 +4,7 @@
 #define CACHET_RELOAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,9 +23,12 @@ struct cachet_reloader {
 	bool pending; /* a rescan was asked for; several requests coalesce into one */
 	bool stop;
 
+	atomic_bool cancel; /* set by cachet_reloader_stop: background compression gives up */
+
 	/* reloader-thread only */
-	uint64_t generation;
-	uint64_t rescans; /* finished rescans, good or failed */
+	uint64_t generation; /* of the generation last published (every publication has its own) */
+	uint64_t version;    /* the content generation reported: one per rescan, not per variants */
+	uint64_t rescans;    /* finished rescans, good or failed */
 	char status_path[4096];
 };
 

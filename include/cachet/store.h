@@ -122,6 +122,9 @@ struct cachet_store_options {
 	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
+	/* serve first, compress after: variants still to make are left pending (the blocks of their
+	 * files say Vary already) for cachet_store_compress() and cachet_store_derive() */
+	bool defer_variants;
 	/* tests only (NULL otherwise): called with a file's name in its directory before it is
 	 * opened (stage 0) and before each read of it (stage 1), to change the file in between */
 	void (*race_hook)(void *arg, const char *name, int stage);
@@ -139,6 +142,25 @@ struct cachet_store_options {
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen);
+
+/**
+ * Compresses the variants st's files still lack (a build with defer_variants), on up to threads
+ * threads (this one included); stops early with -ECANCELED once *cancel (may be NULL) is set.
+ * Touches only the blobs' variant fields, which no generation's entries point to yet: call it on
+ * the thread that builds generations, never two at once. Returns how many blobs it compressed,
+ * or -errno.
+ */
+int cachet_store_compress(const struct cachet_store *st, unsigned threads,
+                          const atomic_bool *cancel);
+
+/**
+ * Builds a new generation (one reference held by the caller) with st's files and the variants
+ * compressed since st was built: entries that gained variants get new blocks (same identity
+ * ETag; Vary kept where variants exist, dropped where none was worth keeping), the others share
+ * st's. Returns 0 or -errno.
+ */
+int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
+                        struct cachet_store **out);
 
 /** Finds the entry for a normalized path, or NULL. Lock-free; safe from any thread holding a ref.
  */

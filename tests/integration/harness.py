@@ -77,6 +77,9 @@ class Server:
         self._cond = threading.Condition(self._lock)
         self._reader = None
         self.returncode = None
+        # cachet serves before its variants are compressed; tests see the settled state unless
+        # they ask for the moment before (wait_variants = False)
+        self.wait_variants = True
 
     def argv(self):
         args = [cachet_bin()]
@@ -117,7 +120,8 @@ class Server:
                         self.port = int(m.group("port"))
                         self.files = int(m.group("files"))
                         self.bytes = int(m.group("bytes"))
-                        return self
+                        if self._variants_settled(deadline):
+                            return self
                 if self._eof:
                     break
                 left = deadline - time.monotonic()
@@ -129,6 +133,20 @@ class Server:
         raise ServerError("expected the line 'cachet: listening on ...' within %.0f s; argv=%r; "
                           "exit=%r; stderr=%r" % (START_TIMEOUT, self.argv(), self.returncode,
                                                  self.stderr_lines[-20:]))
+
+    def _variants_settled(self, deadline):
+        """Whether the variants announced as following (if any) are complete; waits for them
+        until deadline (the condition's lock held)."""
+        if not self.wait_variants or not any("follow in the background" in x
+                                             for x in self.stderr_lines):
+            return True
+        while not any("cachet: variants " in x and "follow" not in x
+                      for x in self.stderr_lines):
+            left = deadline - time.monotonic()
+            if left <= 0 or self._eof:
+                return False
+            self._cond.wait(min(left, 0.2))
+        return True
 
     def _terminate(self, record=True):
         if self.proc is None:

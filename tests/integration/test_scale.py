@@ -3,12 +3,12 @@
 variants are compressed and validate across the switch, reloads of an unchanged tree reread
 nothing, and memory stays flat over reloads."""
 
+import gzip
 import os
-import re
-import signal
-import subprocess
+import random
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -116,6 +116,124 @@ def rss_flat_over_reloads():
                 break
         assert after <= before * 1.10, "expected RSS within 10%% after 20 reloads: %d kB -> " \
             "%d kB" % (before, after)
+
+
+def slow_tree(n=1500, size=8000, seed=7):
+    """Text that takes seconds to compress three ways (about n * size bytes of words)."""
+    rnd = random.Random(seed)
+    vocab = ["%s%d" % (w, k) for w in ("alpha", "beta", "gamma", "delta", "omega")
+             for k in range(400)]
+    files = {}
+    for i in range(n):
+        files["s%02d/f%05d.js" % (i % 30, i)] = " ".join(rnd.choice(vocab)
+                                                        for _ in range(size // 9))[:size]
+    return files
+
+
+def variants_done(srv):
+    return any("cachet: variants complete" in x for x in srv.stderr_lines)
+
+
+def check_answer(r, body, identity_etag, what):
+    """A 200 to Accept-Encoding: gzip, before or after the variants: Vary from the first answer,
+    identity under the identity ETag or gzip under its own, and the right bytes either way."""
+    expect_status(r, 200, what)
+    assert r.header_all("Vary") == ["Accept-Encoding"], "expected Vary on %s: %r" % (what, r)
+    if r.header("Content-Encoding") == "gzip":
+        assert r.header("ETag") != identity_etag, "expected the variant's own ETag: %r" % r
+        got = gzip.decompress(r.body)
+    else:
+        assert r.header("Content-Encoding") is None, "unexpected coding: %r" % r
+        assert r.header("ETag") == identity_etag, "expected the identity ETag: %r" % r
+        got = r.body
+    assert got == body, "expected the file's bytes for %s" % what
+    return r.header("Content-Encoding") == "gzip"
+
+
+@test
+def answers_before_variants_validate_across_switch():
+    files = slow_tree()
+    site = Site(files)
+    site.srv.wait_variants = False
+    with site as s:
+        target, body = "/s00/f00000.js", files["s00/f00000.js"].encode()
+        identity = s.srv.get(target)
+        expect_status(identity, 200, "identity at once")
+        tag = identity.header("ETag")
+        assert identity.header_all("Vary") == ["Accept-Encoding"], \
+            "expected Vary from the first answer, before any variant exists: %r" % identity
+        coded_before = check_answer(s.srv.get(target, [("Accept-Encoding", "gzip")]), body, tag,
+                                    "the first coded request")
+        assert not coded_before, "expected identity while variants are being made (the " \
+            "tree takes seconds to compress); got gzip at once"
+        answers, coded = 0, False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and answers < 5000:
+            done = variants_done(s.srv)
+            r = s.srv.get(target, [("If-None-Match", tag)])
+            expect_status(r, 304, "the identity ETag validates, before and after the switch")
+            coded = check_answer(s.srv.get(target, [("Accept-Encoding", "gzip")]), body, tag,
+                                 "a coded request")
+            answers += 1
+            if done:
+                break
+            time.sleep(0.02)
+        assert variants_done(s.srv), "expected the variants within 30 s: %r" % \
+            s.srv.stderr_lines[-3:]
+        assert coded, "expected gzip once the variants are complete"
+        r = s.srv.get(target, [("Accept-Encoding", "gzip"), ("If-None-Match", tag)])
+        expect_status(r, 200, "the identity ETag does not validate the gzip variant")
+
+
+@test
+def requests_during_background_compression_never_fail():
+    files = slow_tree(seed=8)
+    site = Site(files)
+    site.srv.wait_variants = False
+    errors, counts = [], [0]
+    lock = threading.Lock()
+    with site as s:
+        paths = sorted(files)[:200]
+
+        def client(k):
+            rnd = random.Random(k)
+            n = 0
+            try:
+                while not variants_done(s.srv) and n < 3000:
+                    p = rnd.choice(paths)
+                    ae = rnd.choice([None, "gzip", "br", "zstd", "br, gzip;q=0.5"])
+                    r = s.srv.get("/" + p, [("Accept-Encoding", ae)] if ae else [])
+                    if r.status != 200 or \
+                            (r.header("Content-Encoding") is None and
+                             r.body != files[p].encode()):
+                        with lock:
+                            errors.append("%s %s -> %d" % (p, ae, r.status))
+                        return
+                    n += 1
+            except Exception as e:  # noqa: BLE001 - any failure is the finding
+                with lock:
+                    errors.append(repr(e))
+            with lock:
+                counts[0] += n
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(35)
+        assert not errors, "expected no failed request during compression: %r" % errors[:5]
+        assert counts[0] > 0, "expected requests answered during compression"
+
+
+@test
+def stop_during_background_compression_is_prompt():
+    """SIGTERM while the variants are being made: compression stops between two files, and the
+    server exits within the harness's stop timeout with status 0."""
+    site = Site(slow_tree(seed=9))
+    site.srv.wait_variants = False
+    with site as s:
+        expect_status(s.srv.get("/s00/f00000.js"), 200, "served at once")
+        assert not variants_done(s.srv), "expected compression still under way"
 
 
 if __name__ == "__main__":
