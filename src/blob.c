@@ -39,8 +39,9 @@ void cachet_blob_unref(struct cachet_blob *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++)
+	for (unsigned c = 0; b->variants && c < CACHET_CODING_COUNT; c++)
 		free(b->variants[c].data);
+	free(b->variants);
 	free(b);
 }
 
@@ -225,7 +226,7 @@ bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_s
 
 bool cachet_blob_from_sidecar(const struct cachet_blob *b)
 {
-	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+	for (unsigned c = 1; b->variants && c < CACHET_CODING_COUNT; c++)
 		if (b->variants[c].sidecar.ino)
 			return true;
 	return false;
@@ -249,6 +250,8 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **
 	b->wanted = src->wanted;
 	b->available = 1u << CACHET_CODING_IDENTITY;
 	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
+	if (src->wanted && !(b->variants = calloc(CACHET_CODING_COUNT, sizeof(*b->variants))))
+		rc = -ENOMEM;
 	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++)
 		if (src->wanted & (1u << c))
 			rc = variant_make(src, b, c, &sidecars[c]);

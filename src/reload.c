@@ -59,6 +59,7 @@ struct outcome {
 	uint64_t generation;
 	size_t files, bytes, added, changed, removed;
 	size_t identical, reread; /* rewritten with the same bytes; files opened and read */
+	int64_t variants_ms;      /* until the changed files' variants were published; -1: none */
 	int64_t ms;
 	int64_t started_ns; /* CLOCK_MONOTONIC (system-wide) when the rescan began */
 	char error[512];
@@ -76,11 +77,11 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 		return;
 	fprintf(f,
 	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	        "changed=%zu\nremoved=%zu\nidentical=%zu\nreread=%zu\nms=%lld\nstarted_ns=%lld\n"
-	        "error=%s\n",
+	        "changed=%zu\nremoved=%zu\nidentical=%zu\nreread=%zu\nms=%lld\nvariants_ms=%lld\n"
+	        "started_ns=%lld\nerror=%s\n",
 	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
 	        o->bytes, o->added, o->changed, o->removed, o->identical, o->reread,
-	        (long long)o->ms, (long long)o->started_ns, o->error);
+	        (long long)o->ms, (long long)o->variants_ms, (long long)o->started_ns, o->error);
 	if (fclose(f) == 0)
 		rename(tmp, r->status_path);
 }
@@ -165,7 +166,7 @@ static void rescan(struct cachet_reloader *r)
 	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
 	opt.generation = r->generation + 1;
 	opt.defer_variants = true; /* changed files are live at once; their variants follow */
-	struct outcome o = {.generation = r->version, .started_ns = started_ns};
+	struct outcome o = {.generation = r->version, .started_ns = started_ns, .variants_ms = -1};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
 	r->rescans++;
 	if (rc < 0) {
@@ -195,9 +196,13 @@ static void rescan(struct cachet_reloader *r)
 	    "identical, %zu files (%zu reread), %zu bytes, %lld ms%s\n",
 	    (unsigned long long)o.generation, o.added, o.changed, o.removed, o.identical, o.files,
 	    o.reread, o.bytes, (long long)o.ms, pending ? ", variants follow" : "");
-	status_write(r, &o);
-	if (pending)
+	/* `cachet --reload` returns once the reload is complete, variants included: the new
+	 * identity representations have served since the line above */
+	if (pending) {
 		variants_complete(r, 1); /* one thread: the workers keep the other CPUs */
+		o.variants_ms = mono_ms() - t0;
+	}
+	status_write(r, &o);
 }
 
 static unsigned cpus_usable(void)

@@ -27,9 +27,23 @@
 #define HEADS_BLOCKS_MAX (4 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 1)
 #define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX)
 
+/* Heads are carved out of large chunks, packed end to end (no allocator size classes, no
+ * per-allocation overhead: an entry with variants has ~4 KB of blocks, which malloc would round
+ * to 5 KB). A chunk counts the heads alive in it, plus one while a builder fills it, and goes
+ * back whole when the last goes: a generation whose blocks are all replaced returns its pages. */
+#define HEADS_CHUNK ((size_t)256 * 1024)
+
+struct heads_chunk {
+	atomic_size_t live;
+	size_t used;
+	_Alignas(max_align_t) char mem[];
+};
+
+/* refs, then the entry's representations (when it is an entry's), then the block texts */
 struct cachet_heads {
 	atomic_uint refs;
-	char text[];
+	struct heads_chunk *chunk; /* NULL: a malloc of its own (larger than a chunk would fit) */
+	_Alignas(max_align_t) char text[];
 };
 
 /* Blocks are formatted here one after the other, then copied into one cachet_heads sized to fit
@@ -37,6 +51,7 @@ struct cachet_heads {
 struct heads_builder {
 	size_t len;
 	unsigned n;
+	struct heads_chunk *chunk; /* being filled; the builder holds one count on it */
 	struct {
 		struct cachet_block *blk;
 		size_t off;
@@ -99,29 +114,108 @@ static void heads_ref(struct cachet_heads *h)
 		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
 }
 
+static void chunk_unref(struct heads_chunk *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->live, 1, memory_order_acq_rel) == 1)
+		free(c);
+}
+
+/* The last reference may go on any thread (a worker dropping the last generation that used it). */
 static void heads_unref(struct cachet_heads *h)
 {
-	if (h && atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1)
+	if (!h || atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (h->chunk)
+		chunk_unref(h->chunk);
+	else
 		free(h);
+}
+
+/* Room for one cachet_heads of size bytes: in the builder's chunk (a new one when it is full), or
+ * a malloc of its own when that is too large to pack. Only the building thread calls this. */
+static struct cachet_heads *heads_alloc(struct heads_builder *hb, size_t size)
+{
+	const size_t align = _Alignof(max_align_t);
+	size = (size + align - 1) & ~(align - 1);
+	if (size > HEADS_CHUNK / 8) {
+		struct cachet_heads *h = malloc(size);
+		if (h)
+			h->chunk = NULL;
+		return h;
+	}
+	struct heads_chunk *c = hb->chunk;
+	if (!c || c->used + size > HEADS_CHUNK) {
+		if (!(c = malloc(sizeof(*c) + HEADS_CHUNK)))
+			return NULL;
+		atomic_init(&c->live, 1);
+		c->used = 0;
+		chunk_unref(hb->chunk);
+		hb->chunk = c;
+	}
+	struct cachet_heads *h = (struct cachet_heads *)(void *)(c->mem + c->used);
+	c->used += size;
+	atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+	h->chunk = c;
+	return h;
+}
+
+static struct heads_builder *builder_new(void)
+{
+	struct heads_builder *hb = malloc(sizeof(*hb));
+	if (hb) {
+		hb->len = 0;
+		hb->n = 0;
+		hb->chunk = NULL;
+	}
+	return hb;
+}
+
+static void builder_free(struct heads_builder *hb)
+{
+	if (hb)
+		chunk_unref(hb->chunk);
+	free(hb);
+}
+
+/* Copies what hb holds, after n_reprs representations taken from reprs (their blocks formatted
+ * into hb), into one allocation sized to fit, and points each block into it; *reprs_out (may be
+ * NULL when n_reprs is 0) is where the representations went. */
+static int heads_commit_reprs(struct heads_builder *hb, const struct cachet_repr *reprs,
+                              size_t n_reprs, struct cachet_heads **out,
+                              struct cachet_repr **reprs_out)
+{
+	*out = NULL;
+	if (hb->n == 0 && n_reprs == 0)
+		return 0;
+	size_t rsize = n_reprs * sizeof(*reprs);
+	struct cachet_heads *h = heads_alloc(hb, sizeof(*h) + rsize + hb->len);
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->refs, 1);
+	struct cachet_repr *r = (struct cachet_repr *)(void *)h->text; /* aligned: see heads */
+	if (n_reprs)
+		memcpy(r, reprs, rsize);
+	char *text = h->text + rsize;
+	memcpy(text, hb->buf, hb->len);
+	for (unsigned i = 0; i < hb->n; i++) {
+		struct cachet_block *blk = hb->fix[i].blk;
+		uintptr_t at = (uintptr_t)blk, lo = (uintptr_t)reprs;
+		if (n_reprs && at >= lo && at < lo + rsize) /* a block of a copied representation */
+			blk = (struct cachet_block *)(void *)((char *)r + (at - lo));
+		blk->text = text + hb->fix[i].off;
+	}
+	hb->len = 0;
+	hb->n = 0;
+	*out = h;
+	if (reprs_out)
+		*reprs_out = n_reprs ? r : NULL;
+	return 0;
 }
 
 /* Copies what hb holds into one allocation and points each formatted block into it. */
 static int heads_commit(struct heads_builder *hb, struct cachet_heads **out)
 {
-	*out = NULL;
-	if (hb->n == 0)
-		return 0;
-	struct cachet_heads *h = malloc(sizeof(*h) + hb->len);
-	if (!h)
-		return -ENOMEM;
-	atomic_init(&h->refs, 1);
-	memcpy(h->text, hb->buf, hb->len);
-	for (unsigned i = 0; i < hb->n; i++)
-		hb->fix[i].blk->text = h->text + hb->fix[i].off;
-	hb->len = 0;
-	hb->n = 0;
-	*out = h;
-	return 0;
+	return heads_commit_reprs(hb, NULL, 0, out, NULL);
 }
 
 static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
@@ -203,18 +297,18 @@ static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, u
 	return rc;
 }
 
-/* Fills every representation the blob has, then formats their blocks into one cachet_heads. */
+/* Fills every representation the blob has, then formats their blocks; both go into one
+ * cachet_heads (the array only as long as the codings it can be indexed with). */
 static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 {
 	const struct cachet_blob *b = e->blob;
+	struct cachet_repr tmp[CACHET_CODING_COUNT] = {0};
 	e->available = b->available;
 	e->pending = b->pending;
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-		struct cachet_repr *r = &e->repr[c];
-		if (!(b->available & (1u << c))) {
-			memset(r, 0, sizeof(*r));
+		struct cachet_repr *r = &tmp[c];
+		if (!(b->available & (1u << c)))
 			continue;
-		}
 		if (c == CACHET_CODING_IDENTITY) {
 			*r = (struct cachet_repr){.body = b->data,
 			                          .body_len = b->len,
@@ -228,10 +322,14 @@ static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 			                          .etag_len = v->etag_len};
 		}
 		int rc = repr_blocks(hb, e, c, r);
-		if (rc < 0)
+		if (rc < 0) {
+			hb->len = 0; /* its fix-ups point into tmp: dropped with it */
+			hb->n = 0;
 			return rc;
+		}
 	}
-	return heads_commit(hb, &e->heads);
+	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
+	return heads_commit_reprs(hb, tmp, n, &e->heads, &e->repr);
 }
 
 /* Whether e's blocks still describe its blob (no variant was added since they were formatted). */
@@ -857,7 +955,7 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 {
 	struct cachet_store *st = calloc(1, sizeof(*st));
 	if (!st) {
-		free(s->hb);
+		builder_free(s->hb);
 		entries_free(s->v, s->n);
 		return fail(s, -ENOMEM, "out of memory for", "the store");
 	}
@@ -874,7 +972,7 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 	for (size_t i = 0; i < s->n; i++)
 		st->pending += s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending;
 	int rc = index_build(st) < 0 || errors_build(st, s->hb) < 0 ? -ENOMEM : 0;
-	free(s->hb);
+	builder_free(s->hb);
 	if (rc < 0) {
 		cachet_store_unref(st);
 		return fail(s, -ENOMEM, "out of memory for", "the index");
@@ -890,12 +988,12 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	char root_real[PATH_MAX];
 	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
 	/* the builder is large (every block of an entry at its longest): on the heap, once */
-	s.hb = malloc(sizeof(*s.hb));
-	int rc = s.hb ? (s.hb->len = 0, s.hb->n = 0, scan_root(&s, root, root_real))
+	s.hb = builder_new();
+	int rc = s.hb ? scan_root(&s, root, root_real)
 	              : fail(&s, -ENOMEM, "out of memory for", "the store");
 	free(s.ct.slot);
 	if (rc < 0) {
-		free(s.hb);
+		builder_free(s.hb);
 		entries_free(s.v, s.n);
 		return rc;
 	}
@@ -914,15 +1012,13 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 	char err[128];
 	static const struct cachet_store_options none = {0};
 	struct scan s = {.opt = &none, .err = err, .errlen = sizeof(err)};
-	s.hb = malloc(sizeof(*s.hb));
+	s.hb = builder_new();
 	s.v = calloc(st->n_entries ? st->n_entries : 1, sizeof(*s.v));
 	if (!s.hb || !s.v) {
-		free(s.hb);
+		builder_free(s.hb);
 		free(s.v);
 		return -ENOMEM;
 	}
-	s.hb->len = 0;
-	s.hb->n = 0;
 	s.cap = st->n_entries;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < st->n_entries; i++) {
@@ -934,16 +1030,22 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 			break;
 		}
 		s.n++;
-		heads_ref(e->heads); /* dropped by entries_format where the blob gained variants */
-		if (e->kind == CACHET_ENTRY_FILE)
+		if (e->kind == CACHET_ENTRY_FILE) {
+			/* every file's blocks formatted anew, none shared: the generation this one
+			 * replaces then goes with all of its blocks, and the allocator gets whole
+			 * pages back rather than pages kept by a few shared blocks */
+			e->heads = NULL;
 			cachet_blob_ref(e->blob);
+		} else {
+			heads_ref(e->heads);
+		}
 	}
 	s.files = st->files;
 	s.bytes = st->bytes;
 	if (rc == 0)
 		rc = entries_format(&s);
 	if (rc < 0) {
-		free(s.hb);
+		builder_free(s.hb);
 		entries_free(s.v, s.n);
 		return rc;
 	}

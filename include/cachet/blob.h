@@ -41,7 +41,9 @@ struct cachet_blob {
 	uint64_t hash; /* XXH3-64 of the bytes: the key of reuse by content */
 	char etag[CACHET_ETAG_MAX];
 	size_t etag_len;
-	struct cachet_variant variants[CACHET_CODING_COUNT]; /* [CACHET_CODING_IDENTITY] unused */
+	/* [CACHET_CODING_COUNT] ([CACHET_CODING_IDENTITY] unused), allocated only when codings are
+	 * wanted (NULL for images and the like: 400 bytes a file saved) */
+	struct cachet_variant *variants;
 	unsigned char data[];
 };
 

@@ -71,7 +71,9 @@ struct cachet_entry {
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
 	unsigned pending;   /* variants still being compressed when the blocks were formatted: the
 	                       blocks say Vary already, a later generation adds the variants */
-	struct cachet_repr repr[CACHET_CODING_COUNT];
+	/* indexed by coding, for the codings in available only: [CACHET_CODING_COUNT] when the
+	 * resource has variants, [1] otherwise; lives in heads, shared with the blocks */
+	struct cachet_repr *repr;
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
 	struct cachet_file_sig sig;   /* the file read for this path (files only) */
