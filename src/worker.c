@@ -685,6 +685,21 @@ static bool stash(struct worker *w, struct conn *c, const char *data, size_t len
 	return true;
 }
 
+/* Whether the pending input is one request head still arriving and nothing else: the parser saw
+ * all of it as incomplete. Such input is bounded by the head limits (414/431 before the head
+ * ends, about 24.6 KiB), so it must keep being received whatever its size: only a complete
+ * request can be answered, and answering is what resumes a paused recv. */
+static bool head_incomplete(const struct conn *c)
+{
+	return c->in_len && c->in_seen == c->in_len && !body_pending(c);
+}
+
+/* Too much unanswered input: complete requests the client sends faster than it reads. */
+static bool input_over(const struct conn *c)
+{
+	return c->in_len > PAUSE_INPUT && !head_incomplete(c);
+}
+
 /* Answers what the pending input allows, then keeps only the unanswered rest. */
 static void answer_pending(struct worker *w, struct conn *c)
 {
@@ -697,7 +712,8 @@ static void answer_pending(struct worker *w, struct conn *c)
 	}
 	if (c->in_len == 0)
 		in_release(w, c);
-	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
+	    (c->in_len < PAUSE_INPUT / 2 || head_incomplete(c))) {
 		c->flags &= ~RECV_PAUSED;
 		c->flags |= NEED_RECV;
 		flush_mark(w, c);
@@ -723,7 +739,7 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 	}
 	if (!(c->flags & SEND_INFLIGHT) && c->in_len && out_has_room(c) && len)
 		answer_pending(w, c);
-	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+	if (input_over(c) && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
 		recv_pause(w, c);
 	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
 	 * it is started when a partial request appears on an idle connection, never refreshed. */

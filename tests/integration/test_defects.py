@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Defects of issue 14 in the worker: a large request head arriving in pieces, pipelined requests
+before a half-close, bodies of 4 GiB and more, accept errors under a tight descriptor limit."""
+
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import (Server, ServedTree, Skip, expect_closed, expect_status,  # noqa: E402
+                     main, read_response, request, send, test)
+
+KiB = 1 << 10
+GiB = 1 << 30
+
+
+def big_head(target_len, field_bytes):
+    """A GET whose request-target is target_len bytes and whose fields hold about field_bytes."""
+    target = "/index.html?" + "a" * (target_len - len("/index.html?"))
+    fields = []
+    n = 0
+    while n < field_bytes:
+        v = "v" * 1000
+        fields.append(("X-Pad-%d" % len(fields), v))
+        n += len(fields[-1][0]) + 2 + len(v) + 2
+    return request("GET", target, fields)
+
+
+@test
+def large_head_in_pieces_is_answered():
+    # 8,000-byte target + ~13 KiB of fields: legal (under 414/431), over the 16 KiB input pause.
+    head = big_head(8000, 13 * KiB)
+    assert 16 * KiB < len(head) < 24 * KiB, len(head)
+    with ServedTree({"index.html": "<h1>hi</h1>\n"}, "--header-timeout", "2") as t:
+        s = t.srv.connect()
+        send(s, head[:20000])
+        time.sleep(0.5)
+        send(s, head[20000:])
+        r = read_response(s)
+        expect_status(r, 200, "a %d-byte head sent as 20,000 bytes, a pause, the rest"
+                      % len(head))
+        assert r.body == b"<h1>hi</h1>\n", r
+        s.close()
+
+
+@test
+def large_head_limits_still_hold_in_pieces():
+    with ServedTree({"index.html": "x"}, "--header-timeout", "3") as t:
+        # fields over 16 KiB, arriving in pieces: 431 before the head ends
+        s = t.srv.connect()
+        head = big_head(100, 20 * KiB)
+        send(s, head[:12000])
+        time.sleep(0.3)
+        send(s, head[12000:len(head) - 10])
+        r = read_response(s)
+        expect_status(r, 431, "a header section over 16 KiB in pieces")
+        s.close()
+        # a target over 8 KiB in pieces: 414
+        s = t.srv.connect()
+        send(s, b"GET /" + b"a" * 6000)
+        time.sleep(0.3)
+        send(s, b"a" * 6000)
+        r = read_response(s)
+        expect_status(r, 414, "a request-target over 8 KiB in pieces")
+        s.close()
+
+
+if __name__ == "__main__":
+    main()
