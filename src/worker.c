@@ -105,6 +105,7 @@ enum conn_flag {
 	DIRTY = 1u << 7,            /* on the flush list */
 	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
 	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
+	PEER_EOF = 1u << 11,        /* the peer is done sending: answer what it sent, then close */
 };
 
 struct conn {
@@ -803,10 +804,11 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		return;
 	}
 	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
-		/* the peer is done sending: finish what it asked for, then close */
-		if ((c->flags & SEND_INFLIGHT) || c->out_len)
-			c->flags |= CLOSE_AFTER_SEND;
-		else
+		/* The peer is done sending: every request it sent before is answered, then the
+		 * connection closes (RFC 9112 §9.6). Requests still pending wait for the output to
+		 * drain (on_send answers them); an incomplete one will never complete. */
+		c->flags |= PEER_EOF;
+		if (!(c->flags & SEND_INFLIGHT) && !c->out_len)
 			conn_close(w, c);
 		return;
 	}
@@ -874,6 +876,10 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	}
 	if (c->in_len)
 		answer_pending(w, c);
+	if (!c->out_len && (c->flags & PEER_EOF)) {
+		conn_close(w, c); /* all answered; what is left can never become a request */
+		return;
+	}
 	if (!c->out_len && !(c->flags & CLOSING)) {
 		pool_put(w, c->out);
 		c->out = NULL;
@@ -980,7 +986,7 @@ static void flush(struct worker *w)
 			conn_maybe_free(w, c);
 			continue;
 		}
-		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED)))
+		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED | PEER_EOF)))
 			recv_arm(w, c);
 		bool pending = c->out_len > c->out_sent || c->body;
 		if (pending && !(c->flags & SEND_INFLIGHT))

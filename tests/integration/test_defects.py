@@ -70,5 +70,47 @@ def large_head_limits_still_hold_in_pieces():
         s.close()
 
 
+def pipelined_then_half_close(n, size):
+    body = bytes((i * 7) & 0xff for i in range(size))
+    with ServedTree({"f.bin": body}) as t:
+        s = t.srv.connect(timeout=10)
+        send(s, b"".join(request("GET", "/f.bin") for _ in range(n)))
+        s.shutdown(socket.SHUT_WR)
+        got = 0
+        for i in range(n):
+            try:
+                r = read_response(s)
+            except harness.ProtocolError as e:
+                raise AssertionError("expected %d answers to %d pipelined GETs of %d bytes sent "
+                                     "before SHUT_WR, got %d (%s)" % (n, n, size, got, e))
+            expect_status(r, 200, "pipelined GET %d" % i)
+            assert r.body == body, "answer %d: body differs" % i
+            got += 1
+        expect_closed(s, what=" after the last answer")
+        s.close()
+
+
+@test
+def pipelined_before_half_close_all_answered_20k():
+    pipelined_then_half_close(10, 20000)
+
+
+@test
+def pipelined_before_half_close_all_answered_3k():
+    pipelined_then_half_close(100, 3000)
+
+
+@test
+def half_close_after_partial_request_closes():
+    with ServedTree({"f.bin": "abc"}) as t:
+        s = t.srv.connect()
+        send(s, request("GET", "/f.bin") + b"GET /f.b")
+        s.shutdown(socket.SHUT_WR)
+        r = read_response(s)
+        expect_status(r, 200, "the complete request before the FIN")
+        expect_closed(s, what=" after the only complete request (the rest cannot complete)")
+        s.close()
+
+
 if __name__ == "__main__":
     main()
