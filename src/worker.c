@@ -81,7 +81,10 @@ enum op {
 #define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
-#define PIPELINE_MAX  (1u << 20)
+#define PIPELINE_MAX (1u << 20)
+/* Most bytes one send carries: an SQE's length is 32 bits (a body of 4 GiB left would be sent as
+ * 0 bytes) and a CQE's result a signed 32-bit count. */
+#define SEND_MAX      (1u << 30)
 #define SQ_ENTRIES    1024u
 #define CQ_ENTRIES    16384u
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
@@ -515,6 +518,8 @@ static void send_submit(struct worker *w, struct conn *c)
 {
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
+	if (body_left > SEND_MAX)
+		body_left = SEND_MAX; /* the rest follows from on_send, as after a short send */
 	struct io_uring_sqe *sqe = sqe_get(w);
 	bool zc = w->zerocopy_min && body_left >= w->zerocopy_min &&
 	          (!c->zc_notifs || c->zc_gen == c->body_gen); /* one pinned generation at a time */
@@ -540,7 +545,10 @@ static void send_submit(struct worker *w, struct conn *c)
 	}
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
 	c->flags |= SEND_INFLIGHT;
-	timer_set(w, c, T_SEND); /* every send, resumed ones too: the client is making progress */
+	/* Started with the first send of a response; on_send restarts it on progress only, so a
+	 * client that stops reading is closed send_timeout after its last byte went. */
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
 }
 
 /* ---- answering ---- */
@@ -845,6 +853,13 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		conn_close(w, c);
 		return;
 	}
+	if (cqe->res == 0) {
+		/* Every send carries at least one byte: a stream socket that took none cannot be
+		 * resumed (resubmitting would spin). */
+		conn_close(w, c);
+		return;
+	}
+	timer_set(w, c, T_SEND); /* progress: the client is reading */
 	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;

@@ -4,6 +4,7 @@ before a half-close, bodies of 4 GiB and more, accept errors under a tight descr
 
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from harness import (Server, ServedTree, Skip, expect_closed, expect_status,  # 
                      main, read_response, request, send, test)
 
 KiB = 1 << 10
+MiB = 1 << 20
 GiB = 1 << 30
 
 
@@ -110,6 +112,99 @@ def half_close_after_partial_request_closes():
         expect_status(r, 200, "the complete request before the FIN")
         expect_closed(s, what=" after the only complete request (the rest cannot complete)")
         s.close()
+
+
+def cpu_ticks(pid):
+    """utime + stime of the process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def cpu_share(pid, seconds):
+    """Fraction of one CPU the process used over the next `seconds`."""
+    hz = os.sysconf("SC_CLK_TCK")
+    t0, c0 = time.monotonic(), cpu_ticks(pid)
+    time.sleep(seconds)
+    return (cpu_ticks(pid) - c0) / hz / (time.monotonic() - t0)
+
+
+def mem_available():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@test
+def body_over_4gib_does_not_spin():
+    size = 4 * GiB + 4 * KiB
+    signal.alarm(150)  # over the harness's per-test limit: loading 4 GiB takes seconds
+    if mem_available() < size + 2 * GiB:
+        raise Skip("needs about 6 GiB of available memory to load a 4 GiB file")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        os.mkdir(root)
+        path = os.path.join(root, "big.bin")
+        try:
+            with open(path, "wb") as f:
+                f.truncate(size - 4)
+                f.seek(size - 4)
+                f.write(b"END!")
+        except OSError as e:
+            raise Skip("cannot create a sparse 4 GiB file here: %s" % e)
+        if os.stat(path).st_blocks * 512 > 64 * 1024 * KiB:
+            raise Skip("the filesystem does not keep files sparse")
+        start_timeout = harness.START_TIMEOUT
+        harness.START_TIMEOUT = 60  # reading 4 GiB takes seconds
+        try:
+            with Server(root, "--send-timeout", "2", threads=1) as srv:
+                harness.START_TIMEOUT = start_timeout
+                # the end of the body, past 4 GiB: offsets are 64-bit
+                s = srv.connect(timeout=20)
+                send(s, request("GET", "/big.bin", [("Range", "bytes=%d-" % (4 * GiB))]))
+                r = read_response(s)
+                expect_status(r, 206, "a range past 4 GiB")
+                assert len(r.body) == 4 * KiB and r.body.endswith(b"END!"), r
+                send(s, request("HEAD", "/big.bin"))
+                r = read_response(s, head_method=True)
+                expect_status(r, 200, "HEAD of a 4 GiB file")
+                assert r.header("Content-Length") == str(size), r
+                s.close()
+                # 4 GiB + 16 MiB to send. The first send (head and body, sendmsg) moves part
+                # of the body; the rest went out with 32-bit lengths: 16 MiB less what the
+                # first send took, then exactly 4 GiB, sent as 0 bytes again and again. The
+                # client must get more than 16 MiB, then stop reading: the worker must wait.
+                s = srv.connect(timeout=20)
+                last = 4 * GiB + 16 * MiB - 1
+                send(s, request("GET", "/big.bin", [("Range", "bytes=0-%d" % last)]))
+                got = 0
+                s.settimeout(2)
+                for _ in range(100000):
+                    try:
+                        d = s.recv(1 << 20)
+                    except socket.timeout:
+                        break
+                    if not d:
+                        break
+                    got += len(d)
+                    if got >= 24 * MiB:
+                        break
+                assert got >= 24 * MiB, ("expected the body to keep coming past 16 MiB, it "
+                                         "stalled after %d bytes" % got)
+                share = cpu_share(srv.proc.pid, 1.0)
+                assert share < 0.5, ("expected the worker idle while the client does not read, "
+                                     "it used %.0f%% of a CPU" % (share * 100))
+                s.close()
+                time.sleep(0.3)
+                share = cpu_share(srv.proc.pid, 1.0)
+                assert share < 0.5, ("expected the worker idle after the client closed, it used "
+                                     "%.0f%% of a CPU" % (share * 100))
+                r = srv.get("/big.bin", [("Range", "bytes=0-3")])
+                expect_status(r, 206, "a request after the large send")
+        finally:
+            harness.START_TIMEOUT = start_timeout
 
 
 if __name__ == "__main__":
