@@ -91,6 +91,10 @@ enum op {
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
 #define NIL           UINT32_MAX
+/* Out of descriptors (or memory), accept() fails until something closes: accepting stops this
+ * long instead of failing at once again and again (nginx pauses the same way). */
+#define ACCEPT_BACKOFF_MS 500u
+#define ACCEPT_LOG_MS     1000u /* accept errors are logged at most once per this */
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
  * plus its Connection tail. */
@@ -190,6 +194,11 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
+	bool accept_armed;               /* the multishot accept is outstanding */
+	bool accept_paused;              /* backing off after EMFILE & co. until accept_resume_ms */
+	bool accept_logged;              /* an accept error was logged, at accept_log_ms */
+	uint32_t accept_resume_ms, accept_log_ms;
+	uint32_t accept_unlogged; /* accept errors since the last one logged */
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -769,18 +778,68 @@ static void accept_arm(struct worker *w)
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
+	w->accept_armed = true;
+}
+
+/* (Re-)arms the accept unless it is outstanding, paused, or the worker is stopping. */
+static void accept_want(struct worker *w)
+{
+	if (!w->accept_armed && !w->accept_paused && !w->stopping)
+		accept_arm(w);
+}
+
+/* A failed accept. Descriptor or memory exhaustion lasts until connections close: accepting
+ * pauses for ACCEPT_BACKOFF_MS (resumed by the tick) rather than failing in a loop. Other errors
+ * concern one connection (ECONNABORTED...): accepting goes on. Logged once per ACCEPT_LOG_MS. */
+static void accept_failed(struct worker *w, int err)
+{
+	if (!w->accept_logged || w->now_ms - w->accept_log_ms >= ACCEPT_LOG_MS) {
+		if (w->accept_unlogged)
+			fprintf(stderr, "cachet: worker %u: accept: %s (and %u more errors)\n",
+			        w->pub->id, strerror(err), w->accept_unlogged);
+		else
+			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
+			        strerror(err));
+		w->accept_logged = true;
+		w->accept_log_ms = w->now_ms;
+		w->accept_unlogged = 0;
+	} else {
+		w->accept_unlogged++;
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		accept_want(w);
+		return;
+	}
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_BACKOFF_MS;
+	if (w->accept_armed) { /* a multishot accept that goes on failing: stop it */
+		struct io_uring_sqe *sqe = sqe_get(w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	}
+}
+
+/* Called from the tick: accepting resumes once the back-off is over. */
+static void accept_resume(struct worker *w)
+{
+	if (w->accept_paused && (int32_t)(w->now_ms - w->accept_resume_ms) >= 0) {
+		w->accept_paused = false;
+		accept_want(w);
+	}
 }
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
-		accept_arm(w);
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		w->accept_armed = false;
 	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
-			        strerror(-cqe->res));
+		if (cqe->res == -ECANCELED)
+			accept_want(w); /* cancelled by stop or a pause: stays off; else re-armed */
+		else
+			accept_failed(w, -cqe->res);
 		return;
 	}
+	accept_want(w);
 	uint32_t slot;
 	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
 	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
@@ -964,6 +1023,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
+		accept_resume(w);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:

@@ -207,5 +207,68 @@ def body_over_4gib_does_not_spin():
             harness.START_TIMEOUT = start_timeout
 
 
+class TightServer(Server):
+    """A cachet whose descriptor limit is `limit` (soft and hard) with `held` descriptors already
+    taken when it starts: its connection cap, computed from the limit alone, is then above what
+    it can open, so accept() meets EMFILE."""
+
+    def __init__(self, root, limit, held, *args, **kw):
+        super().__init__(root, *args, **kw)
+        self.limit = limit
+        self.held = held
+
+    def start(self):
+        fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(self.held)]
+        orig = subprocess.Popen
+
+        def popen(*a, **kw):
+            lim = self.limit
+            return orig(*a, pass_fds=fds,
+                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                              (lim, lim)), **kw)
+        harness.subprocess.Popen = popen
+        try:
+            return super().start()
+        finally:
+            harness.subprocess.Popen = orig
+            for fd in fds:
+                os.close(fd)
+
+
+@test
+def accept_emfile_backs_off():
+    with tempfile.TemporaryDirectory() as root:
+        with open(os.path.join(root, "index.html"), "w") as f:
+            f.write("hi\n")
+        with TightServer(root, 128, 100, threads=1) as srv:
+            socks = []
+            for _ in range(40):
+                s = srv.connect()
+                send(s, request("GET", "/index.html"))
+                socks.append(s)
+            time.sleep(0.5)
+            n0 = len(srv.stderr_lines)
+            share = cpu_share(srv.proc.pid, 2.0)
+            lines = len(srv.stderr_lines) - n0
+            assert any("accept" in ln for ln in srv.stderr_lines), (
+                "expected accept() to meet the descriptor limit and say so; stderr=%r"
+                % srv.stderr_lines[-5:])
+            assert lines < 20, ("expected few log lines while out of descriptors, got %d in "
+                                "2 s: %r" % (lines, srv.stderr_lines[-3:]))
+            assert share < 0.5, ("expected the worker to back off while out of descriptors, "
+                                 "it used %.0f%% of a CPU" % (share * 100))
+            for s in socks:
+                s.close()
+            r = None
+            for _ in range(50):  # the closed connections free descriptors within a tick or two
+                try:
+                    r = srv.get("/index.html")
+                    break
+                except (harness.ProtocolError, OSError):
+                    time.sleep(0.1)
+            assert r is not None, "expected a request to be served once descriptors are free"
+            expect_status(r, 200, "a request after descriptors were freed")
+
+
 if __name__ == "__main__":
     main()
