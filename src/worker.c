@@ -194,9 +194,10 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
-	bool accept_armed;               /* the multishot accept is outstanding */
-	bool accept_paused;              /* backing off after EMFILE & co. until accept_resume_ms */
-	bool accept_logged;              /* an accept error was logged, at accept_log_ms */
+	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */
+	bool accept_armed;  /* the multishot accept is outstanding */
+	bool accept_paused; /* backing off after EMFILE & co. until accept_resume_ms */
+	bool accept_logged; /* an accept error was logged, at accept_log_ms */
 	uint32_t accept_resume_ms, accept_log_ms;
 	uint32_t accept_unlogged; /* accept errors since the last one logged */
 };
@@ -1032,14 +1033,15 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	struct conn *c = &w->conns[ud_slot(ud)];
-	if (ud_slot(ud) >= w->used_conns || c->seq != ud_seq(ud)) {
+	uint32_t slot = ud_slot(ud);
+	if (slot >= w->used_conns || w->conns[slot].seq != ud_seq(ud)) {
 		/* cannot happen while slots are freed only when idle; keep buffers safe regardless
 		 */
 		if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
 			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 		return;
 	}
+	struct conn *c = &w->conns[slot];
 	if (op == OP_RECV)
 		on_recv(w, c, cqe);
 	else if (op == OP_SEND)
@@ -1089,6 +1091,7 @@ static int ring_setup(struct worker *w)
 	}
 	if (rc < 0)
 		return rc;
+	w->ring_ok = true; /* from here on worker_cleanup must exit the ring */
 #ifndef CACHET_NO_RING_FD
 	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call
 	 * (bench/ab, 304-1k: without it, 2.4% more CPU per request). Optional: old kernels work
@@ -1189,10 +1192,17 @@ static void worker_cleanup(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
 			close(c->fd);
+	}
+	/* The ring goes first: it cancels what is still outstanding, and only then is the memory
+	 * those SQEs referenced (connection buffers, receive buffers, iovecs) freed. */
+	if (w->ring_ok)
+		io_uring_queue_exit(&w->ring);
+	for (uint32_t i = 0; w->conns && i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
 		free(c->in);
 		free(c->out);
+		free(c->mp);
 	}
-	io_uring_queue_exit(&w->ring); /* cancels what is still outstanding */
 	for (uint32_t i = 0; i < w->pool_n; i++)
 		free(w->pool[i]);
 	for (unsigned i = 0; i < RETIRED_MAX; i++)
@@ -1271,12 +1281,28 @@ int cachet_worker_start(struct cachet_worker *w)
 	if (w->wake_fd < 0)
 		return -errno;
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
 	return -rc;
+}
+
+void cachet_worker_join(struct cachet_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	/* Closed only now: until the join others may still wake the worker (a worker that failed
+	 * or exited early included), and a descriptor closed sooner could be reused by then. */
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void cachet_worker_wake(struct cachet_worker *w)
 {
 	uint64_t one = 1;
+	if (w->wake_fd < 0)
+		return; /* joined */
 	ssize_t r = write(w->wake_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN means a wake is already pending: as good */
 }
