@@ -30,20 +30,17 @@
 
 #include <errno.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachet/chunked.h"
+#include "cachet/clock.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
@@ -220,13 +217,6 @@ static inline uint32_t ud_slot(uint64_t ud)
 static inline uint32_t ud_seq(uint64_t ud)
 {
 	return (uint32_t)(ud >> 32);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* An SQE, submitting what is queued first if the SQ is full. */
@@ -1132,7 +1122,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
 	w->zerocopy_min = pub->shared->zerocopy_min;
-	w->now_ms = (uint32_t)(now_ns() / 1000000);
+	w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -1166,7 +1156,7 @@ bool cachet_worker_zerocopy_supported(void)
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
-	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	w->stop_deadline = cachet_clock_coarse_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
 	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
@@ -1229,7 +1219,7 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
-		w->now_ms = (uint32_t)(now_ns() / 1000000);
+		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -1246,7 +1236,7 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
+		if (w->stopping && (w->live == 0 || cachet_clock_coarse_ns() > w->stop_deadline))
 			return;
 	}
 }
