@@ -82,8 +82,9 @@ void cachet_config_usage(FILE *f)
 	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
 	    "                            set (default: one per CPU cachet may run on)\n"
 	    "      --pid-file FILE       write the pid here once listening, remove it on exit;\n"
-	    "                            --reload reads it (default " CACHET_DEFAULT_PID_FILE ",\n"
-	    "                            '' for none)\n"
+	    "                            --reload reads it (default /run/cachet.pid when /run\n"
+	    "                            is writable, else $XDG_RUNTIME_DIR/cachet.pid, else\n"
+	    "                            /tmp/cachet.pid; '' for none)\n"
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
@@ -317,6 +318,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		return 0;
 	case OPT_PID_FILE:
 		cfg->pid_file = arg[0] ? arg : NULL;
+		cfg->pid_file_set = true;
 		return 0;
 	case OPT_RELOAD:
 		cfg->mode = CACHET_MODE_RELOAD;
@@ -422,7 +424,6 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->root = ".";
 	cfg->listen = CACHET_DEFAULT_LISTEN;
 	cfg->max_connections = 65536;
-	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
 	cfg->codings[0] = CACHET_CODING_ZSTD;
 	cfg->codings[1] = CACHET_CODING_BR;
@@ -449,7 +450,7 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	if (cachet_config_parse_listen(cfg->listen, &cfg->addr, &cfg->addr_len) < 0)
 		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->listen);
-	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
+	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
 	return 0;
 }

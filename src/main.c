@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -222,23 +224,25 @@ static int workers_start(struct server *s)
 /* Removes the pid file only if it is still ours: another cachet may have started since. */
 static void pid_file_remove(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	long pid = 0;
-	if (!f)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char text[32];
+	if (fd < 0)
 		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strtol(text, NULL, 10) == (long)getpid())
 		unlink(path);
-	fclose(f);
 }
 
+/* Through cachet_reload_file_write: never through a symlink planted at the name. */
 static void pid_file_write(const char *path)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0)
-		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(errno));
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	int rc = cachet_reload_file_write(path, text, (size_t)n);
+	if (rc < 0)
+		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(-rc));
 }
 
 /* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
@@ -340,9 +344,14 @@ static int serve(struct server *s)
 int main(int argc, char **argv)
 {
 	static struct server s; /* owned by the main thread; workers see only what they are given */
+	static char pid_file[PATH_MAX];
 	char err[512];
 	if (cachet_config_parse(&s.cfg, argc, argv, err, sizeof(err)) < 0)
 		return die("%s", err);
+	if (!s.cfg.pid_file_set) {
+		cachet_reload_default_pid_file(pid_file, sizeof(pid_file));
+		s.cfg.pid_file = pid_file;
+	}
 	switch (s.cfg.mode) {
 	case CACHET_MODE_HELP:
 		cachet_config_usage(stdout);

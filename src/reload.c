@@ -17,11 +17,14 @@
 #include "cachet/reload.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cachet/store.h"
@@ -62,24 +65,57 @@ struct outcome {
 	char error[512];
 };
 
+int cachet_reload_file_write(const char *path, const char *text, size_t len)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	/* mkostemp creates with O_CREAT|O_EXCL under a name nobody could plant in advance, so
+	 * nothing is ever written through a symlink; rename() replaces a link at path itself,
+	 * never its target. */
+	int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (fchmod(fd, 0644) < 0) /* readable by a --reload of another user, as before */
+		rc = -errno;
+	else if (write(fd, text, len) != (ssize_t)len)
+		rc = -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+void cachet_reload_default_pid_file(char *out, size_t outlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (access("/run", W_OK) == 0)
+		snprintf(out, outlen, "/run/cachet.pid");
+	else if (xdg && xdg[0] == '/')
+		snprintf(out, outlen, "%s/cachet.pid", xdg);
+	else
+		snprintf(out, outlen, "/tmp/cachet.pid");
+}
+
 /* Written atomically (temporary file + rename) so a --reload client never reads half of it. */
 static void status_write(struct cachet_reloader *r, const struct outcome *o)
 {
 	if (!r->status_path[0])
 		return;
-	char tmp[sizeof(r->status_path) + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->status_path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fprintf(f,
-	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	        "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
-	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
-	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
-	        (long long)o->started_ns, o->error);
-	if (fclose(f) == 0)
-		rename(tmp, r->status_path);
+	char text[1024];
+	int n = snprintf(text, sizeof(text),
+	                 "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
+	                 "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
+	                 (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation,
+	                 o->files, o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
+	                 (long long)o->started_ns, o->error);
+	if (n > 0)
+		cachet_reload_file_write(r->status_path, text,
+		                         (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
 /* Counts what changed between two generations, for the log line. */
@@ -222,6 +258,47 @@ static long pid_read(const char *pid_file)
 	return pid;
 }
 
+/* The target of /proc/PID/exe, or "" when it cannot be read (another user's process). */
+static void exe_of(const char *proc, char *out, size_t outlen)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "%s/exe", proc);
+	ssize_t n = readlink(link, out, outlen - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static void comm_of(const char *proc, char *out, size_t outlen)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/comm", proc);
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(out, (int)outlen, f))
+		out[0] = '\0';
+	fclose(f);
+}
+
+/* True when pid is a cachet this user may signal: same executable as ours (or, when the binary
+ * was replaced since it started, the same command name) and, unless we are root, our uid. A pid
+ * file left behind may name any process by now, and SIGHUP kills most. */
+static bool pid_is_cachet(long pid)
+{
+	char proc[32], exe[PATH_MAX], self[PATH_MAX], comm[32], own[32];
+	struct stat st;
+	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+	if (stat(proc, &st) < 0 || (geteuid() != 0 && st.st_uid != geteuid()))
+		return false;
+	exe_of(proc, exe, sizeof(exe));
+	exe_of("/proc/self", self, sizeof(self));
+	if (exe[0] && strcmp(exe, self) == 0)
+		return true;
+	comm_of(proc, comm, sizeof(comm));
+	comm_of("/proc/self", own, sizeof(own));
+	return comm[0] && strcmp(comm, own) == 0;
+}
+
 static long long field(const char *text, const char *name)
 {
 	const char *p = strstr(text, name);
@@ -253,6 +330,12 @@ int cachet_reload_client(const char *pid_file)
 	/* Any rescan that starts after this moment sees the caller's changes, even if this SIGHUP
 	 * is merged with one already pending or coalesced into a rescan already asked for. */
 	int64_t since = mono_ns();
+	if (!pid_is_cachet(pid)) {
+		fprintf(stderr,
+		        "cachet: pid %ld from %s is not a cachet of this user; not signalled\n",
+		        pid, pid_file);
+		return 2;
+	}
 	if (kill((pid_t)pid, SIGHUP) < 0) {
 		fprintf(stderr, "cachet: no server running (pid %ld from %s: %s)\n", pid, pid_file,
 		        strerror(errno));

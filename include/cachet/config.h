@@ -15,7 +15,6 @@
 
 #define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define CACHET_CONFIG_GLOBS_MAX 32
-#define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
 /** Most bytes all --add-header lines may take together: they are copied into every block. */
 #define CACHET_CONFIG_HEADERS_MAX 1024
 
@@ -33,7 +32,8 @@ struct cachet_config {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
-	const char *pid_file; /* CACHET_DEFAULT_PID_FILE unless given; NULL after --pid-file '' */
+	const char *pid_file; /* as given; NULL when not given, or after --pid-file '' */
+	bool pid_file_set;    /* --pid-file given; else main picks cachet_reload_default_pid_file */
 	size_t max_connections;
 	bool max_connections_set; /* given explicitly: warn if the descriptor limit cuts it */
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */

@@ -40,6 +40,17 @@ void cachet_reloader_request(struct cachet_reloader *r);
 /** Stops the reload thread, waiting for a rescan in progress to finish. */
 void cachet_reloader_stop(struct cachet_reloader *r);
 
+/**
+ * Writes text to path atomically and without following symlinks: a fresh temporary file beside
+ * it (O_CREAT|O_EXCL), then rename. For the pid file and the status file, which live in
+ * directories such as /tmp where others may plant links. Returns 0 or -errno.
+ */
+int cachet_reload_file_write(const char *path, const char *text, size_t len);
+
+/** The default pid file: /run/cachet.pid when /run is writable, else $XDG_RUNTIME_DIR/cachet.pid,
+ *  else /tmp/cachet.pid. The server and `--reload` both use it. */
+void cachet_reload_default_pid_file(char *out, size_t outlen);
+
 /** Path of the status file beside a pid file: "<pid_file>.status". */
 void cachet_reload_status_path(const char *pid_file, char *out, size_t outlen);
 
@@ -47,7 +58,8 @@ void cachet_reload_status_path(const char *pid_file, char *out, size_t outlen);
  * `cachet --reload`: sends SIGHUP to the server named by pid_file, waits for the status of a
  * rescan that started after the signal was sent (one that certainly saw the caller's changes,
  * however SIGHUPs were merged or coalesced), prints it. Returns the exit status: 0 reloaded, 1 the
- * rescan failed (the old content keeps serving), 2 no server is running.
+ * rescan failed (the old content keeps serving), 2 no server is running or the pid is not a
+ * cachet's (checked through /proc before signalling).
  */
 int cachet_reload_client(const char *pid_file);
 
