@@ -147,7 +147,7 @@ static int parse_port(const char *s, in_port_t *port)
 	return 0;
 }
 
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len)
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon;
@@ -158,7 +158,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 			return -EINVAL;
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		struct sockaddr_in6 *a6 = &addr->in6;
 		a6->sin6_family = AF_INET6;
 		*len = sizeof(*a6);
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
@@ -170,7 +170,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 		return -EINVAL;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
-	struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+	struct sockaddr_in *a4 = &addr->in;
 	a4->sin_family = AF_INET;
 	*len = sizeof(*a4);
 	if (strcmp(host, "localhost") == 0)

@@ -89,12 +89,6 @@ static int socket_bound(const struct cachet_config *cfg, const struct sockaddr *
 	return fd;
 }
 
-static in_port_t addr_port(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
-	                                : ((const struct sockaddr_in *)a)->sin_port;
-}
-
 /* One SO_REUSEPORT listener per worker. For an explicit port, a plain bind first proves the port
  * is free: reuseport sockets of the same user would otherwise silently share it with another
  * cachet. For port 0, the first listener binds port 0 itself (the kernel never hands out a port in
@@ -102,37 +96,37 @@ static in_port_t addr_port(const struct sockaddr_storage *a)
  * process could be given the same port. */
 static int listeners_open(struct server *s)
 {
-	struct sockaddr_storage addr = s->cfg.addr;
+	union cachet_sockaddr addr = s->cfg.addr;
 	socklen_t len = s->cfg.addr_len;
-	if (addr_port(&addr) != 0) {
-		int probe = socket_bound(&s->cfg, (struct sockaddr *)&addr, false);
+	if (cachet_sockaddr_port(&addr) != 0) {
+		int probe = socket_bound(&s->cfg, &addr.sa, false);
 		if (probe < 0)
 			return probe;
 		close(probe);
 	}
 	for (unsigned i = 0; i < s->n_workers; i++) {
-		int fd = socket_bound(&s->cfg, (struct sockaddr *)&addr, true);
+		int fd = socket_bound(&s->cfg, &addr.sa, true);
 		if (fd < 0)
 			return fd;
 		s->workers[i].listen_fd = fd;
 		if (listen(fd, LISTEN_BACKLOG) < 0)
 			return -errno;
-		if (i == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		if (i == 0 && getsockname(fd, &addr.sa, &len) < 0)
 			return -errno;
 	}
 	s->cfg.addr = addr;
 	return 0;
 }
 
-static void addr_format(const struct sockaddr_storage *a, char *out, size_t outlen)
+static void addr_format(const union cachet_sockaddr *a, char *out, size_t outlen)
 {
 	char host[INET6_ADDRSTRLEN];
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	if (a->sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = &a->in6;
 		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
 		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
 	} else {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *a4 = &a->in;
 		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
 		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
 	}

@@ -32,18 +32,19 @@ static int parse(struct cachet_config *cfg, const char *const *args, char *err, 
 	return cachet_config_parse(cfg, argc, argv, err, errlen);
 }
 
-static void check_addr(const struct sockaddr_storage *ss, socklen_t len, int family,
-                       const char *host, unsigned port)
+static void check_addr(const union cachet_sockaddr *u, socklen_t len, int family, const char *host,
+                       unsigned port)
 {
 	char text[INET6_ADDRSTRLEN];
-	assert_int_equal(ss->ss_family, family);
+	assert_int_equal(u->sa.sa_family, family);
+	assert_int_equal(ntohs(cachet_sockaddr_port(u)), port);
 	if (family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		const struct sockaddr_in *a = &u->in;
 		assert_int_equal(len, sizeof(*a));
 		assert_non_null(inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text)));
 		assert_int_equal(ntohs(a->sin_port), port);
 	} else {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		const struct sockaddr_in6 *a = &u->in6;
 		assert_int_equal(len, sizeof(*a));
 		assert_non_null(inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text)));
 		assert_int_equal(ntohs(a->sin6_port), port);
@@ -234,7 +235,7 @@ static void test_listen(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(listen_cases) / sizeof(listen_cases[0]); i++) {
 		const struct listen_case *c = &listen_cases[i];
-		struct sockaddr_storage ss;
+		union cachet_sockaddr ss;
 		socklen_t len = 0;
 		int rc = cachet_config_parse_listen(c->in, &ss, &len);
 		if ((rc == 0) != (c->family != 0))

@@ -9,6 +9,7 @@
 
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
+#include "cachet/sockaddr.h"
 #include "cachet/store.h"
 
 #define CACHET_VERSION "0.1.0"
@@ -29,7 +30,7 @@ struct cachet_config {
 	enum cachet_mode mode;
 	const char *root;
 	const char *listen; /* as given, for messages */
-	struct sockaddr_storage addr;
+	union cachet_sockaddr addr;
 	socklen_t addr_len;
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
 	const char *pid_file; /* as given; NULL when not given, or after --pid-file '' */
@@ -60,7 +61,7 @@ struct cachet_config {
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len);
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len);
 
 /** The store-build options the configuration asks for (generation left 0). */
 struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg);
