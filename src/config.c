@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,10 +183,28 @@ int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, sockl
 	return parse_port(colon + 1, &a4->sin_port);
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the message into err and returns -EINVAL, for `return bad(...)` on every rejection. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
-	snprintf(err, errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt,
+	          ap); // NOLINT(clang-analyzer-valist.Uninitialized): as in main.c
+	va_end(ap);
 	return -EINVAL;
+}
+
+/* A Cache-Control value goes into every response head as it is: any control character (CR and
+ * LF would split the head, the others are invalid in a field value) is refused. */
+static bool has_field_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (cachet_char_is_field_ctl(*s))
+			return true;
+	return false;
 }
 
 static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, char *err,
@@ -375,10 +394,12 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
 	case OPT_CACHE_DEFAULT:
-		if (!arg[0] || strpbrk(arg, "\r\n"))
-			return bad(err, errlen,
-			           "--cache-default: expected a Cache-Control value, got '%s'",
-			           arg);
+		if (!arg[0])
+			return bad(err, errlen, "%s",
+			           "--cache-default: expected a Cache-Control value");
+		if (has_field_ctl(arg))
+			return bad(err, errlen, "%s",
+			           "--cache-default: control character in the value");
 		cfg->cache.default_value = arg;
 		return 0;
 	case OPT_USER:

@@ -304,6 +304,14 @@ static const struct bad_case bad_cases[] = {
     {{"--watch-debounce", "soon"}, {"--watch-debounce", NULL}},
     {{"--watch-debounce", ""}, {"--watch-debounce", NULL}},
     {{"--watch=1"}, {"unknown option", NULL}},
+    /* --cache-default: no control character of any kind (it goes into every head) */
+    {{"--cache-default", ""}, {"--cache-default", NULL}},
+    {{"--cache-default", "max-age=1\r\nX: y"}, {"--cache-default", "control"}},
+    {{"--cache-default", "max-age=1\x01"}, {"--cache-default", "control"}},
+    {{"--cache-default", "max-age=1\x1b[2J"}, {"--cache-default", "control"}},
+    {{"--cache-default", "no-\x7f"
+                         "cache"},
+     {"--cache-default", "control"}},
     /* --reload needs somewhere to find the server */
     {{"--reload", "--pid-file", ""}, {"--reload", "pid file"}},
     /* --listen (the value is checked after all options) */
