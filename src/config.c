@@ -16,6 +16,7 @@
 
 #include "cachet/chars.h"
 #include "cachet/span.h"
+#include "cachet/store.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -476,9 +477,9 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	return 0;
 }
 
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg)
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
 	                                     .codings = cfg->codings,
 	                                     .n_codings = cfg->n_codings,
 	                                     .cache = &cfg->cache,

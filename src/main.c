@@ -273,7 +273,8 @@ static int serve(struct server *s)
 
 	char err[512];
 	struct cachet_store *st;
-	struct cachet_store_options opt = cachet_config_store_options(cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(cfg, &opt);
 	opt.generation = 1;
 	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
 	 * one thread (the default) so as not to take CPU from the workers. */
@@ -328,6 +329,7 @@ static int serve(struct server *s)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
+	cachet_reloader_release(&s->reloader);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
 		pid_file_remove(cfg->pid_file);

@@ -27,22 +27,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cachet/clock.h"
 #include "cachet/store.h"
 
 #define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
+#define ACK_WAIT_MS    10000    /* then the old generation is held back and the reload goes on */
 #define CLIENT_POLL_NS 20000000L
 #define CLIENT_WAIT_S  120
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t mono_ms(void)
 {
-	return mono_ns() / 1000000;
+	return cachet_clock_mono_ns() / 1000000;
 }
 
 static void sleep_ns(long ns)
@@ -135,9 +130,12 @@ static void diff_count(const struct cachet_store *old, const struct cachet_store
 	o->removed = old->files - (new->files - o->added);
 }
 
-/* Waits until every running worker serves generation gen (step 3 above). */
-static void acks_wait(struct cachet_reloader *r, uint64_t gen)
+/* Waits until every running worker serves generation gen (step 3 above). Returns the index of
+ * a worker that has not acknowledged it after ACK_WAIT_MS, or when a stop was asked for (so a
+ * stuck worker cannot hold up SIGTERM), else -1. */
+static int acks_wait(struct cachet_reloader *r, uint64_t gen)
 {
+	int64_t deadline = mono_ms() + ACK_WAIT_MS;
 	for (unsigned i = 0; i < r->n_workers; i++)
 		cachet_worker_wake(&r->workers[i]);
 	for (unsigned i = 0, polls = 0; i < r->n_workers; polls++) {
@@ -147,18 +145,45 @@ static void acks_wait(struct cachet_reloader *r, uint64_t gen)
 			i++;
 			continue;
 		}
+		if (atomic_load(&r->quit) || mono_ms() > deadline)
+			return (int)i;
 		if (polls % 100 == 99)
 			cachet_worker_wake(w); /* it may be holding back, busy with old sends */
 		sleep_ns(ACK_POLL_NS);
 	}
+	return -1;
+}
+
+/* Drops the publisher's reference on old (step 4), or, when a worker has not acknowledged the
+ * newer generation yet, keeps it: that worker may still load old. Once every worker has
+ * acknowledged a later generation, none can load any older one, and all held ones go. */
+static void old_release(struct cachet_reloader *r, struct cachet_store *old, int unacked,
+                        uint64_t gen)
+{
+	if (unacked < 0) {
+		cachet_store_unref(old);
+		for (unsigned i = 0; i < r->n_held; i++)
+			cachet_store_unref(r->held[i]);
+		r->n_held = 0;
+		return;
+	}
+	if (!atomic_load(&r->quit))
+		fprintf(stderr,
+		        "cachet: reload: worker %d has not taken generation %llu after %d ms; the "
+		        "previous one stays in memory until it does\n",
+		        unacked, (unsigned long long)gen, ACK_WAIT_MS);
+	if (r->n_held < CACHET_RELOAD_HELD_MAX)
+		r->held[r->n_held++] = old;
+	/* else: never freed, the safe choice while a worker is stuck this long */
 }
 
 static void rescan(struct cachet_reloader *r)
 {
-	int64_t t0 = mono_ms(), started_ns = mono_ns();
+	int64_t t0 = mono_ms(), started_ns = cachet_clock_mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
-	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(r->cfg, &opt);
 	opt.generation = r->generation + 1;
 	struct outcome o = {.generation = r->generation, .started_ns = started_ns};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
@@ -175,8 +200,7 @@ static void rescan(struct cachet_reloader *r)
 	}
 	diff_count(old, new, &o);
 	atomic_store_explicit(&r->shared->current, new, memory_order_release);
-	acks_wait(r, new->generation);
-	cachet_store_unref(old);
+	old_release(r, old, acks_wait(r, new->generation), new->generation);
 	r->generation = new->generation;
 	o.ok = true;
 	o.generation = new->generation;
@@ -235,6 +259,7 @@ void cachet_reloader_request(struct cachet_reloader *r)
 
 void cachet_reloader_stop(struct cachet_reloader *r)
 {
+	atomic_store(&r->quit, true); /* ends a wait for acknowledgements at once */
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_signal(&r->cond);
@@ -242,6 +267,13 @@ void cachet_reloader_stop(struct cachet_reloader *r)
 	pthread_join(r->thread, NULL);
 	if (r->status_path[0])
 		unlink(r->status_path);
+}
+
+void cachet_reloader_release(struct cachet_reloader *r)
+{
+	for (unsigned i = 0; i < r->n_held; i++)
+		cachet_store_unref(r->held[i]);
+	r->n_held = 0;
 }
 
 /* ---- the client: cachet --reload ---- */
@@ -329,7 +361,7 @@ int cachet_reload_client(const char *pid_file)
 	}
 	/* Any rescan that starts after this moment sees the caller's changes, even if this SIGHUP
 	 * is merged with one already pending or coalesced into a rescan already asked for. */
-	int64_t since = mono_ns();
+	int64_t since = cachet_clock_mono_ns();
 	if (!pid_is_cachet(pid)) {
 		fprintf(stderr,
 		        "cachet: pid %ld from %s is not a cachet of this user; not signalled\n",

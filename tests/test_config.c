@@ -15,6 +15,7 @@
 
 #include "cachet/cache_policy.h"
 #include "cachet/config.h"
+#include "cachet/store.h"
 
 #define ARGS_MAX 10
 
@@ -500,7 +501,8 @@ static void test_add_header(void **state)
 	                    "X-Empty: \r\n"
 	                    "Strict-Transport-Security: max-age=63072000; preload\r\n");
 	assert_int_equal(cfg.headers_len, strlen(cfg.headers));
-	struct cachet_store_options opt = cachet_config_store_options(&cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(&cfg, &opt);
 	assert_ptr_equal(opt.extra_headers, cfg.headers);
 
 	static const struct {

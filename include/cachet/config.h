@@ -10,7 +10,6 @@
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
 #include "cachet/sockaddr.h"
-#include "cachet/store.h"
 
 #define CACHET_VERSION "0.1.0"
 
@@ -63,8 +62,10 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 /** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
 int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len);
 
-/** The store-build options the configuration asks for (generation left 0). */
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg);
+struct cachet_store_options;
+
+/** Fills opt with the store-build options the configuration asks for (generation left 0). */
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt);
 
 /** Writes the usage text to f. */
 void cachet_config_usage(FILE *f);
