@@ -192,8 +192,8 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt,
-	          ap); // NOLINT(clang-analyzer-valist.Uninitialized): as in main.c
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, as in main.c
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
