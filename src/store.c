@@ -264,8 +264,11 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 {
 	const char *name = de->d_name;
 	size_t nlen = strlen(name);
-	if (name[0] == '.')
-		return 0; /* dotfiles and dot-directories are never served */
+	/* dotfiles and dot-directories are never served, but for ROOT's /.well-known/ (RFC 8615:
+	 * security.txt, assetlinks.json, apple-app-site-association); dot names inside it stay
+	 * hidden */
+	if (name[0] == '.' && !(plen == 0 && strcmp(name, ".well-known") == 0))
+		return 0;
 	if (plen + 1 + nlen >= PATH_MAX)
 		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
 	struct stat st;
@@ -275,7 +278,8 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 		if (!link_inside_root(s, dfd, name) || fstatat(dfd, name, &st, 0) < 0)
 			return 0; /* leaves ROOT, or dangles: never served */
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+	    (name[0] == '.' && !S_ISDIR(st.st_mode)))
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);

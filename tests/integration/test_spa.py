@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Built front ends: /.well-known/, --fallback, --error-page, --link-preload, bad input at start
+and on reload, Expect, and a tree laid out like `vite build` output end to end."""
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (LISTEN_RE, ServedTree, Server, connect, expect_closed,  # noqa: E402
+                     expect_status, is_open, main, make_tree, read_response, request,
+                     run_cachet, send, test)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@test
+def well_known_served_other_dot_paths_hidden():
+    files = {".well-known/security.txt": "Contact: mailto:sec@example.com\n",
+             ".well-known/assetlinks.json": "[]",
+             ".well-known/.secret": "WK-SECRET", ".env": "SECRET=1",
+             "sub/.well-known/x.txt": "NESTED-SECRET", "index.html": "<p>hi</p>"}
+    with ServedTree(files) as t:
+        r = t.srv.get("/.well-known/security.txt")
+        expect_status(r, 200, "/.well-known/security.txt")
+        assert r.body.startswith(b"Contact:"), "expected security.txt bytes, got %r" % r.body
+        expect_status(t.srv.get("/.well-known/assetlinks.json"), 200, "assetlinks.json")
+        for path in ("/.well-known/.secret", "/.env", "/sub/.well-known/x.txt", "/%2eenv",
+                     "/.well-known/"):
+            r = t.srv.get(path)
+            expect_status(r, 404, path)
+            assert b"SECRET" not in r.body, "expected no hidden bytes for %s" % path
+
+
+if __name__ == "__main__":
+    main()
