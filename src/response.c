@@ -131,11 +131,25 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	reply_body(rep, coding == CACHET_CODING_IDENTITY ? e->content_type : NULL, &v, req, r, mp);
 }
 
-void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
-                            struct cachet_reply *r, struct cachet_multipart *mp)
+/* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may hold its body back until it
+ * sees 100 Continue. cachet answers at once with the final response instead, and closes after it
+ * (as the RFC allows), so the body that may or may not follow is never waited for nor read as a
+ * request. */
+static bool expects_body(const struct cachet_request *req)
+{
+	return req->expect == CACHET_EXPECT_CONTINUE &&
+	       ((req->has_content_length && req->content_length > 0) || req->chunked);
+}
+
+static void select_reply(const struct cachet_store *st, const struct cachet_request *req,
+                         struct cachet_reply *r, struct cachet_multipart *mp)
 {
 	char path[CACHET_PATH_MAX];
 	bool head_only = req->method_id == CACHET_METHOD_HEAD;
+	if (req->expect == CACHET_EXPECT_OTHER) { /* as nginx: an expectation it cannot meet */
+		cachet_response_error(st, 417, head_only, r);
+		return;
+	}
 	if (req->method_id == CACHET_METHOD_UNKNOWN) {
 		cachet_response_error(st, 501, head_only, r);
 		return;
@@ -159,6 +173,14 @@ void cachet_response_select(const struct cachet_store *st, const struct cachet_r
 		return;
 	}
 	reply_file(st, e, req, r, mp);
+}
+
+void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
+                            struct cachet_reply *r, struct cachet_multipart *mp)
+{
+	select_reply(st, req, r, mp);
+	if (expects_body(req))
+		r->close = true;
 }
 
 /* Copies block b with its Content-Type value replaced by the multipart one. The Date line comes

@@ -442,6 +442,8 @@ static const struct {
     {408, "Request Timeout", "Connection: close\r\n"},
     {412, "Precondition Failed", ""},
     {414, "URI Too Long", "Connection: close\r\n"},
+    /* an unmet Expect: the body the client may still send is not waited for */
+    {417, "Expectation Failed", "Connection: close\r\n"},
     {431, "Request Header Fields Too Large", "Connection: close\r\n"},
     {500, "Internal Server Error", "Connection: close\r\n"},
     {501, "Not Implemented", ""},

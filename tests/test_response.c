@@ -203,6 +203,19 @@ static const struct select_case select_cases[] = {
     {"GET /dir/../../a.txt" H END, 400, NULL, B_ERROR, true},
     {"GET /%%00" H END, 400, NULL, B_ERROR, true},
     {"HEAD /../x" H END, 400, NULL, B_NONE, true},
+    /* 55: Expect (RFC 9110 §10.1.1): answered at once, closed after when a body may follow */
+    {"GET /a.txt" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 200, "/a.txt", B_FILE,
+     true},
+    {"GET /a.txt" H "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n" END, 200, "/a.txt",
+     B_FILE, true},
+    {"POST /a.txt" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 405, NULL, B_ERROR, true},
+    {"GET /missing" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 404, NULL, B_ERROR,
+     true},
+    {"GET /a.txt" H "Expect: 100-continue\r\n" CL0 END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H "Expect: 100-continue\r\n" END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H "Expect: 200-ok\r\n" END, 417, NULL, B_ERROR, true},
+    {"HEAD /a.txt" H "Expect: 200-ok\r\n" END, 417, NULL, B_NONE, true},
+    {"GET /a.txt HTTP/1.0\r\nExpect: 200-ok\r\n" END, 200, "/a.txt", B_FILE, false},
 };
 
 static void check_select(size_t i, const struct select_case *c)

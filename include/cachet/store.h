@@ -79,8 +79,8 @@ struct cachet_error {
 };
 
 /** The statuses with a preformatted error response, in the order of cachet_store.errors. */
-#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 431, 500, 501, 503, 505
-#define CACHET_N_ERRORS       11
+#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 417, 431, 500, 501, 503, 505
+#define CACHET_N_ERRORS       12
 
 struct cachet_store {
 	atomic_uint refs;

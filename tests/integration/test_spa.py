@@ -32,5 +32,33 @@ def well_known_served_other_dot_paths_hidden():
             assert b"SECRET" not in r.body, "expected no hidden bytes for %s" % path
 
 
+@test
+def expect_100_continue_answered_at_once_then_closed():
+    with ServedTree({"a.txt": "alpha"}) as t:
+        s = t.srv.connect()
+        try:
+            # the body is held back, as a client waiting for 100 Continue does
+            send(s, request("GET", "/a.txt", [("Expect", "100-continue"),
+                                               ("Content-Length", "5")]))
+            r = read_response(s)
+            expect_status(r, 200, "GET with Expect: 100-continue")
+            assert r.body == b"alpha", "expected the file, got %r" % r.body
+            assert "close" in r.connection_tokens(), \
+                "expected Connection: close after an unread body, got %r" % r
+            expect_closed(s, what="after the Expect answer")
+        finally:
+            s.close()
+        s = t.srv.connect()
+        try:  # without a body to wait for, nothing changes: keep-alive
+            send(s, request("GET", "/a.txt", [("Expect", "100-continue")]))
+            expect_status(read_response(s), 200, "Expect without a body")
+            assert is_open(s), "expected the connection kept open without a body"
+        finally:
+            s.close()
+        r = t.srv.get("/a.txt", [("Expect", "200-ok")])
+        expect_status(r, 417, "Expect other than 100-continue")
+        assert "close" in r.connection_tokens(), "expected the 417 to close, got %r" % r
+
+
 if __name__ == "__main__":
     main()
