@@ -416,3 +416,11 @@ const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const c
 		return p && p->immutable_value ? p->immutable_value : CACHET_CACHE_POLICY_IMMUTABLE;
 	return dflt;
 }
+
+const char *cachet_cache_policy_listed(const struct cachet_cache_policy *p, const char *path,
+                                       size_t len)
+{
+	if (p && glob_matches(p->revalidate_globs, p->n_revalidate, path, len))
+		return p->default_value ? p->default_value : CACHET_CACHE_POLICY_DEFAULT;
+	return p && p->immutable_value ? p->immutable_value : CACHET_CACHE_POLICY_IMMUTABLE;
+}

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "cachet/httpdate.h"
+#include "cachet/manifest.h"
 #include "cachet/mime.h"
 
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
@@ -502,6 +503,8 @@ static void entries_free(struct cachet_entry *v, size_t n)
 	free(v);
 }
 
+static int bundle_pass(struct scan *s);
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
@@ -520,6 +523,10 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 		return fail(&s, -errno, "cannot open root", root);
 	int rc = scan_dir(&s, dfd, path, 0);
 	close(dfd);
+	/* ---- issue 12: what the bundle says of itself (bundle_pass, at the end of this file) */
+	if (rc == 0)
+		rc = bundle_pass(&s);
+	/* ---- */
 	if (rc == 0)
 		rc = entries_finish(&s);
 	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
@@ -576,4 +583,14 @@ void cachet_store_unref(struct cachet_store *st)
 	}
 	free(st->index);
 	free(st);
+}
+
+/* ---- issue 12: bundles (manifests; fallback, error page and preload links follow) ---- */
+
+/* After the scan, before the blocks are formatted: the files a bundler manifest names get the
+ * immutable policy (manifest.c). */
+static int bundle_pass(struct scan *s)
+{
+	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, s->opt->cache);
+	return rc < 0 ? fail(s, rc, "cannot read the manifests under", "the root") : 0;
 }

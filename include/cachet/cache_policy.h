@@ -70,4 +70,11 @@ bool cachet_cache_policy_hashed_name(const char *name, size_t len);
 const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,
                                     size_t len);
 
+/**
+ * The Cache-Control value for a file a bundler manifest names (manifest.h): the immutable value,
+ * unless a revalidate glob matches path[0..len). Never NULL.
+ */
+const char *cachet_cache_policy_listed(const struct cachet_cache_policy *p, const char *path,
+                                       size_t len);
+
 #endif
