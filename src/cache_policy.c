@@ -386,6 +386,16 @@ static bool to_cstr(char buf[CACHET_CACHE_POLICY_PATH_MAX], const char *path, si
 	return true;
 }
 
+/* One glob against the path in buf ("/..."), name being its last segment: a glob without '/'
+ * matches the name, one starting with '/' the whole path, one with '/' elsewhere the path
+ * relative to ROOT ("vendor/x" is "/vendor/x"). */
+static bool glob_match_cstr(const char *g, const char *buf, const char *name)
+{
+	if (!strchr(g, '/'))
+		return fnmatch(g, name, 0) == 0;
+	return fnmatch(g, g[0] == '/' ? buf : buf + 1, 0) == 0;
+}
+
 static bool glob_matches(const char *const *globs, unsigned n, const char *path, size_t len)
 {
 	char buf[CACHET_CACHE_POLICY_PATH_MAX];
@@ -395,13 +405,15 @@ static bool glob_matches(const char *const *globs, unsigned n, const char *path,
 	if (n == 0 || !to_cstr(buf, path, len))
 		return false;
 	name = strrchr(buf, '/') + 1;
-	for (i = 0; i < n; i++) {
-		const char *g = globs[i];
-
-		if (g && fnmatch(g, strchr(g, '/') ? buf : name, 0) == 0)
+	for (i = 0; i < n; i++)
+		if (globs[i] && glob_match_cstr(globs[i], buf, name))
 			return true;
-	}
 	return false;
+}
+
+bool cachet_cache_policy_glob_match(const char *glob, const char *path, size_t len)
+{
+	return glob_matches(&glob, 1, path, len);
 }
 
 const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,

@@ -589,8 +589,32 @@ void cachet_store_unref(struct cachet_store *st)
 
 /* After the scan, before the blocks are formatted: the files a bundler manifest names get the
  * immutable policy (manifest.c). */
+/* One warning line per glob that matches no file: a glob that silently matches nothing (a typo,
+ * or a path the user meant relative to somewhere else) looked like it worked. */
+static void warn_unmatched(const struct scan *s, const char *option, const char *const *globs,
+                           unsigned n)
+{
+	for (unsigned g = 0; g < n; g++) {
+		size_t i = 0;
+		while (i < s->n &&
+		       !(s->v[i].kind == CACHET_ENTRY_FILE &&
+		         cachet_cache_policy_glob_match(globs[g], s->v[i].path, s->v[i].path_len)))
+			i++;
+		if (i == s->n)
+			fprintf(stderr, "cachet: warning: %s '%s' matches no file under %s\n",
+			        option, globs[g], s->root_real);
+	}
+}
+
 static int bundle_pass(struct scan *s)
 {
-	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, s->opt->cache);
-	return rc < 0 ? fail(s, rc, "cannot read the manifests under", "the root") : 0;
+	const struct cachet_cache_policy *p = s->opt->cache;
+	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, p);
+	if (rc < 0)
+		return fail(s, rc, "cannot read the manifests under", "the root");
+	if (p) {
+		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
+		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
+	}
+	return 0;
 }

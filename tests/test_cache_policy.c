@@ -367,6 +367,8 @@ static const char *globs[] = {"*.woff2", "/static/*", "/img/logo-?.png", "[Ff]av
 static const char *revalidate[] = {"iPhone15Pro.png", "/legacy/*"};
 static const struct cachet_cache_policy with_globs = {.globs = globs, .n_globs = 4};
 static const struct cachet_cache_policy no_globs = {0};
+static const char *rel[] = {"vendor/*", "img/*.png"};
+static const struct cachet_cache_policy rel_globs = {.globs = rel, .n_globs = 2};
 static const struct cachet_cache_policy custom = {
     .immutable_value = "max-age=60", .default_value = "no-store", .globs = globs, .n_globs = 1};
 /* revalidate globs win over the hash rule and over immutable globs */
@@ -402,6 +404,11 @@ static const struct for_case for_cases[] = {
     {&with_globs, "/static", DEF},
     {&with_globs, "/x/static/app.js", DEF},
     {&with_globs, "static/app.js", IMM},
+    {&rel_globs, "/vendor/lib.js", IMM}, /* "vendor/...": relative to ROOT */
+    {&rel_globs, "/x/vendor/lib.js", DEF},
+    {&rel_globs, "/img/a.png", IMM},
+    {&rel_globs, "/img/sub/a.png", IMM}, /* a star crosses slashes (fnmatch flags 0) */
+    {&rel_globs, "/a.png", DEF},
     {&with_globs, "/img/logo-1.png", IMM},
     {&with_globs, "/img/logo-12.png", DEF},
     {&with_globs, "/img/sub/logo-1.png", DEF},

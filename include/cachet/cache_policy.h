@@ -16,8 +16,9 @@
 /**
  * Which files are immutable. A NULL value stands for the matching CACHET_CACHE_POLICY_* default;
  * globs[0..n_globs) are fnmatch(3) patterns (flags 0: '*' also crosses '/', a leading '.' is not
- * special). A glob without '/' is matched against the last path segment ("*.woff2"), one with
- * '/' against the whole path, which starts with '/' ("/fonts/?*.woff2").
+ * special). A glob without '/' is matched against the last path segment ("*.woff2"), one
+ * starting with '/' against the whole path, which starts with '/' ("/fonts/?*.woff2"), and one
+ * with a '/' elsewhere against the path relative to ROOT ("fonts/?*.woff2" is the same glob).
  */
 struct cachet_cache_policy {
 	const char *immutable_value;
@@ -69,6 +70,10 @@ bool cachet_cache_policy_hashed_name(const char *name, size_t len);
  */
 const char *cachet_cache_policy_for(const struct cachet_cache_policy *p, const char *path,
                                     size_t len);
+
+/** Whether one glob (of the forms above) matches path[0..len). At load, to warn about globs
+ *  that match no file. */
+bool cachet_cache_policy_glob_match(const char *glob, const char *path, size_t len);
 
 /**
  * The Cache-Control value for a file a bundler manifest names (manifest.h): the immutable value,

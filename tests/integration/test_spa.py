@@ -60,5 +60,22 @@ def expect_100_continue_answered_at_once_then_closed():
         assert "close" in r.connection_tokens(), "expected the 417 to close, got %r" % r
 
 
+@test
+def relative_globs_and_unmatched_warning():
+    files = {"vendor/lib.js": "lib", "app.js": "app"}
+    with ServedTree(files, "--cache-immutable", "vendor/*", "--cache-immutable", "nope/*",
+                    "--cache-revalidate", "*.nothing") as t:
+        r = t.srv.get("/vendor/lib.js")
+        expect_status(r, 200, "/vendor/lib.js")
+        assert r.header("Cache-Control") == IMMUTABLE, \
+            "expected 'vendor/*' to match /vendor/lib.js (relative to ROOT), got %r" % r
+        expect_status(t.srv.get("/app.js"), 200, "/app.js")
+        warnings = [ln for ln in t.srv.stderr_lines if "warning" in ln and "matches no file" in ln]
+        assert len(warnings) == 2, "expected one warning per unmatched glob, got %r" % (
+            t.srv.stderr_lines,)
+        assert any("'nope/*'" in w for w in warnings) and any("'*.nothing'" in w
+                                                             for w in warnings), warnings
+
+
 if __name__ == "__main__":
     main()
