@@ -141,6 +141,25 @@ static bool expects_body(const struct cachet_request *req)
 	       ((req->has_content_length && req->content_length > 0) || req->chunked);
 }
 
+/* --fallback (a single-page app's client-side routes): a missing path whose last segment has
+ * no extension ("/dashboard/settings", "/app/") gets the fallback file's own representation,
+ * conditionals and variants included. One with an extension stays a 404: answering
+ * "/assets/app.0ld1234.js" with HTML after a deploy is the "Unexpected token '<'" failure. Dot
+ * segments anywhere keep their 404 (dotfiles are never served). Only GET and HEAD get here. */
+static const struct cachet_entry *fallback_for(const struct cachet_store *st, const char *path,
+                                               size_t len)
+{
+	if (!st->fallback)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.')
+			return NULL;
+	for (size_t i = len; i > 0 && path[i - 1] != '/'; i--)
+		if (path[i - 1] == '.')
+			return NULL;
+	return st->fallback;
+}
+
 static void select_reply(const struct cachet_store *st, const struct cachet_request *req,
                          struct cachet_reply *r, struct cachet_multipart *mp)
 {
@@ -164,7 +183,7 @@ static void select_reply(const struct cachet_store *st, const struct cachet_requ
 		return;
 	}
 	const struct cachet_entry *e = cachet_store_lookup(st, path, (size_t)n);
-	if (!e) {
+	if (!e && !(e = fallback_for(st, path, (size_t)n))) {
 		cachet_response_error(st, 404, head_only, r);
 		return;
 	}

@@ -40,6 +40,7 @@ struct scan {
 	unsigned depth;
 	char *err;
 	size_t errlen;
+	size_t fallback, error_page; /* issue 12: entry numbers, SIZE_MAX for none */
 };
 
 static int fail(struct scan *s, int rc, const char *what, const char *path)
@@ -504,13 +505,19 @@ static void entries_free(struct cachet_entry *v, size_t n)
 }
 
 static int bundle_pass(struct scan *s);
+static int bundle_finish(const struct scan *s, struct cachet_store *st);
 
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
 {
 	char root_real[PATH_MAX], path[PATH_MAX] = "";
-	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
+	struct scan s = {.prev = prev,
+	                 .opt = opt,
+	                 .err = err,
+	                 .errlen = errlen,
+	                 .fallback = SIZE_MAX,
+	                 .error_page = SIZE_MAX};
 	if (!realpath(root, root_real))
 		return fail(&s, -errno, "cannot resolve root", root);
 	s.root_real = root_real;
@@ -542,7 +549,8 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	st->bytes = s.bytes;
 	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
 		st->prefs[st->n_prefs++] = opt->codings[i];
-	if (index_build(st) < 0 || errors_build(st) < 0) {
+	if (index_build(st) < 0 || errors_build(st) < 0 ||
+	    bundle_finish(&s, st) < 0) { /* issue 12: fallback, error page */
 		cachet_store_unref(st);
 		return fail(&s, -ENOMEM, "out of memory for", "the index");
 	}
@@ -606,6 +614,36 @@ static void warn_unmatched(const struct scan *s, const char *option, const char 
 	}
 }
 
+/* The file entry of store key path among the scanned entries ("/dir/" resolved to its index),
+ * or SIZE_MAX. A linear search: the index does not exist yet, and this runs twice a build. */
+static size_t scanned_file(const struct scan *s, const char *path)
+{
+	size_t len = strlen(path);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cachet_entry *e = &s->v[i];
+		if (e->path_len != len || memcmp(e->path, path, len) != 0)
+			continue;
+		if (e->kind == CACHET_ENTRY_ALIAS)
+			return e->alias_target;
+		return e->kind == CACHET_ENTRY_FILE ? i : SIZE_MAX;
+	}
+	return SIZE_MAX;
+}
+
+/* A --fallback or --error-page file that is not there fails the build: at start-up cachet
+ * exits 2, on a rescan the old generation keeps serving (its page included). */
+static int required_file(struct scan *s, const char *option, const char *path, size_t *at)
+{
+	*at = SIZE_MAX;
+	if (!path)
+		return 0;
+	*at = scanned_file(s, path);
+	if (*at != SIZE_MAX)
+		return 0;
+	snprintf(s->err, s->errlen, "%s %s: no such file under %s", option, path, s->root_real);
+	return -ENOENT;
+}
+
 static int bundle_pass(struct scan *s)
 {
 	const struct cachet_cache_policy *p = s->opt->cache;
@@ -616,5 +654,43 @@ static int bundle_pass(struct scan *s)
 		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
 		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
 	}
+	if ((rc = required_file(s, "--fallback", s->opt->fallback, &s->fallback)) < 0 ||
+	    (rc = required_file(s, "--error-page 404=", s->opt->error_page, &s->error_page)) < 0)
+		return rc;
 	return 0;
+}
+
+/* The 404 answer with the --error-page file as its body: its own Content-Type, status 404, no
+ * Cache-Control (never the immutable policy), formatted once here. The body is a copy, owned by
+ * the error like the plain text it replaces (freed in cachet_store_unref). */
+static int error_page_build(struct cachet_store *st, const struct cachet_entry *page)
+{
+	struct cachet_error *e = (struct cachet_error *)cachet_store_error(st, 404);
+	struct cachet_block blk;
+	char *body = malloc(page->blob->len ? page->blob->len : 1);
+	if (!body)
+		return -ENOMEM;
+	memcpy(body, page->blob->data, page->blob->len);
+	int rc = block_format(&blk,
+	                      "HTTP/1.1 404 Not Found\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+	                      "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	                      page->content_type, page->blob->len);
+	if (rc < 0) {
+		free(body);
+		return rc;
+	}
+	free(e->block.text);
+	free((char *)e->body);
+	e->block = blk;
+	e->body = body;
+	e->body_len = page->blob->len;
+	return 0;
+}
+
+/* Once the generation exists: its fallback entry and its 404 page. */
+static int bundle_finish(const struct scan *s, struct cachet_store *st)
+{
+	if (s->fallback != SIZE_MAX)
+		st->fallback = &st->entries[s->fallback];
+	return s->error_page != SIZE_MAX ? error_page_build(st, &st->entries[s->error_page]) : 0;
 }

@@ -9,6 +9,7 @@
 
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
+#include "cachet/path.h"
 #include "cachet/store.h"
 
 #define CACHET_VERSION "0.1.0"
@@ -51,6 +52,10 @@ struct cachet_config {
 	unsigned watch_debounce_ms;
 	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
 	size_t headers_len;
+	/* single-page apps (issue 12): store keys ("/index.html"), "" when not given */
+	char fallback[CACHET_PATH_MAX];   /* --fallback PATH */
+	char error_page[CACHET_PATH_MAX]; /* --error-page 404=PATH */
+	bool link_preload;                /* --link-preload */
 };
 
 /**

@@ -94,6 +94,8 @@ struct cachet_store {
 	struct cachet_error errors[CACHET_N_ERRORS];
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
+	/* --fallback: the entry a missing extension-less GET/HEAD is answered with; NULL: none */
+	const struct cachet_entry *fallback;
 };
 
 /** Limits for a build. */
@@ -110,6 +112,11 @@ struct cachet_store_options {
 	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
+	/* issue 12: store keys of the --fallback file and the --error-page 404 file (NULL: none;
+	 * a build fails when one is missing), and whether HTML files get a preload Link field */
+	const char *fallback;
+	const char *error_page;
+	bool link_preload;
 };
 
 #define CACHET_COMPRESS_THREADS_MAX 64

@@ -77,5 +77,109 @@ def relative_globs_and_unmatched_warning():
                                                              for w in warnings), warnings
 
 
+INDEX = "<!doctype html><html><head><title>app</title></head><body>" + "x" * 400 + "</body></html>"
+
+
+@test
+def fallback_serves_index_for_routes():
+    files = {"index.html": INDEX, "assets/app.js": "console.log(1)", "sub/index.html": "sub"}
+    with ServedTree(files, "--fallback", "/index.html") as t:
+        plain = t.srv.get("/index.html")
+        expect_status(plain, 200, "/index.html")
+        for path in ("/dashboard/settings", "/dashboard", "/a/b/c/", "/users/42?tab=1"):
+            r = t.srv.get(path)
+            expect_status(r, 200, path)
+            assert r.body == plain.body, "expected index.html for %s" % path
+            for h in ("ETag", "Cache-Control", "Content-Type"):
+                assert r.header(h) == plain.header(h), "expected the %s of index.html for %s, " \
+                    "got %r" % (h, path, r.header(h))
+        # variants and conditionals are the file's own
+        gz = t.srv.get("/route", [("Accept-Encoding", "gzip")])
+        expect_status(gz, 200, "gzip /route")
+        assert gz.header("Content-Encoding") == "gzip" and gz.header("Vary") == "Accept-Encoding", \
+            "expected the gzip variant with Vary, got %r" % gz
+        r = t.srv.get("/route", [("If-None-Match", plain.header("ETag"))])
+        expect_status(r, 304, "conditional GET of a route")
+        expect_status(t.srv.get("/route", method="HEAD"), 200, "HEAD of a route")
+        # what keeps its answer
+        for path, status in (("/assets/app.0ld1234.js", 404), ("/missing.css", 404),
+                             ("/.env", 404), ("/.git/config", 404), ("/sub", 301),
+                             ("/sub/", 200), ("/%2e%2e/x", 400)):
+            expect_status(t.srv.get(path), status, path)
+        expect_status(t.srv.get("/route", method="POST"), 405, "POST /route")
+        expect_status(t.srv.get("/route", method="BREW"), 501, "BREW /route")
+
+
+@test
+def error_page_is_the_404_body_and_reloads():
+    files = {"index.html": "home", "404.html": "<h1>lost</h1>"}
+    with ServedTree(files, "--error-page", "404=404.html", pid_file=True) as t:
+        r = t.srv.get("/nope.png")
+        expect_status(r, 404, "/nope.png")
+        assert r.body == b"<h1>lost</h1>", "expected the error page, got %r" % r.body
+        assert r.header("Content-Type") == "text/html; charset=utf-8", r
+        assert r.header("Cache-Control") is None, "expected no Cache-Control on a 404, got %r" % r
+        h = t.srv.get("/nope.png", method="HEAD")
+        expect_status(h, 404, "HEAD /nope.png")
+        assert h.header("Content-Length") == str(len(b"<h1>lost</h1>")), h
+        with open(os.path.join(t.root, "404.html"), "w") as f:
+            f.write("<h1>gone</h1>!")
+        reload(t, 0)
+        r = t.srv.get("/nope.png")
+        assert r.status == 404 and r.body == b"<h1>gone</h1>!", \
+            "expected the new page after reload, got %r" % r
+
+
+def reload(t, want):
+    r = run_cachet(["--reload", "--pid-file", t.pid_file], timeout=30)
+    assert r.returncode == want, "expected --reload to exit %d, got %d: %r %r" % (
+        want, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+@test
+def rescan_losing_fallback_or_error_page_fails_and_keeps_serving():
+    for opt, rel in (("--fallback", "index.html"), ("--error-page", "404.html")):
+        files = {"index.html": "home", "404.html": "lost", "a.txt": "a"}
+        arg = "404=/404.html" if opt == "--error-page" else "/index.html"
+        with ServedTree(files, opt, arg, pid_file=True) as t:
+            os.unlink(os.path.join(t.root, rel))
+            with open(os.path.join(t.root, "b.txt"), "w") as f:
+                f.write("b")
+            r = reload(t, 1)
+            assert "no such file" in r.stderr and rel in r.stderr, \
+                "expected the reason from --reload, got %r" % r.stderr
+            expect_status(t.srv.get("/a.txt"), 200, "old generation after a failed rescan")
+            expect_status(t.srv.get("/b.txt"), 404, "the failed rescan's new file")
+            r = t.srv.get("/route" if opt == "--fallback" else "/gone.png")
+            assert r.body in (b"home", b"lost"), "expected the old %s to keep serving, got %r" % (
+                opt, r)
+
+
+def expect_start_refused(args, what):
+    with tempfile.TemporaryDirectory() as d:
+        make_tree(d, {"index.html": "home"})
+        r = run_cachet(["--root", d, "--listen", "127.0.0.1:0", "--pid-file", ""] + args)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2, "expected exit 2 for %s, got %r: %r" % (what, r.returncode,
+                                                                        r.stderr)
+        assert len(lines) == 1 and not LISTEN_RE.search(r.stderr), \
+            "expected one line for %s, got %r" % (what, r.stderr)
+        return lines[0]
+
+
+@test
+def bad_input_refused_at_start():
+    line = expect_start_refused(["--fallback", "/app.html"], "a missing fallback")
+    assert "--fallback /app.html" in line, line
+    line = expect_start_refused(["--error-page", "404=/404.html"], "a missing error page")
+    assert "--error-page" in line, line
+    expect_start_refused(["--fallback", "../index.html"], "a fallback outside ROOT")
+    expect_start_refused(["--error-page", "404=/../../etc/passwd"], "an error page outside ROOT")
+    line = expect_start_refused(["--error-page", "418=/index.html"], "an unknown status")
+    assert "418" in line, line
+    expect_start_refused(["--error-page", "x=/index.html"], "a status that is no number")
+
+
 if __name__ == "__main__":
     main()
