@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "cachet/httpdate.h"
+#include "cachet/link_preload.h"
 #include "cachet/manifest.h"
 #include "cachet/mime.h"
 
@@ -114,8 +115,8 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
-	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n", common,
-	    r->body_len);
+	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
+	    common, e->link ? e->link : "", r->body_len); /* Link: issue 12 */
 	if (rc == 0)
 		rc = block_format(&r->partial,
 		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
@@ -498,6 +499,7 @@ static void entries_free(struct cachet_entry *v, size_t n)
 			free(r->unsatisfiable.text);
 		}
 		free(v[i].redirect.text);
+		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
@@ -593,7 +595,7 @@ void cachet_store_unref(struct cachet_store *st)
 	free(st);
 }
 
-/* ---- issue 12: bundles (manifests; fallback, error page and preload links follow) ---- */
+/* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
 
 /* After the scan, before the blocks are formatted: the files a bundler manifest names get the
  * immutable policy (manifest.c). */
@@ -654,6 +656,8 @@ static int bundle_pass(struct scan *s)
 		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
 		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
 	}
+	if (s->opt->link_preload && cachet_link_preload_apply(s->v, s->n) < 0)
+		return fail(s, -ENOMEM, "out of memory for", "the preload links");
 	if ((rc = required_file(s, "--fallback", s->opt->fallback, &s->fallback)) < 0 ||
 	    (rc = required_file(s, "--error-page 404=", s->opt->error_page, &s->error_page)) < 0)
 		return rc;

@@ -68,6 +68,8 @@ struct cachet_entry {
 	struct cachet_repr repr[CACHET_CODING_COUNT];
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
+	char *
+	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
 
 /** A status cachet answers without a file: a block plus a short text body. */

@@ -181,5 +181,31 @@ def bad_input_refused_at_start():
     expect_start_refused(["--error-page", "x=/index.html"], "a status that is no number")
 
 
+@test
+def link_preload_on_html_200s():
+    html = ('<!doctype html><head><script type="module" crossorigin src="/js/app.js"></script>'
+            '<link rel="stylesheet" href="css/site.css"><script src="https://cdn.example/x.js">'
+            '</script><link rel=stylesheet href=/missing.css><!-- <script src=/js/old.js> -->'
+            '</head><body></body>')
+    files = {"index.html": html, "js/app.js": "1", "js/old.js": "2", "css/site.css": "a{}",
+             "plain.html": "<p>no refs</p>"}
+    want = "</js/app.js>; rel=modulepreload; crossorigin, </css/site.css>; rel=preload; as=style"
+    with ServedTree(files, "--link-preload", "--fallback", "/index.html") as t:
+        for path in ("/", "/index.html", "/some/route"):
+            r = t.srv.get(path)
+            expect_status(r, 200, path)
+            assert r.header_all("Link") == [want], "expected one Link %r on %s, got %r" % (
+                want, path, r.header_all("Link"))
+        gz = t.srv.get("/index.html", [("Accept-Encoding", "gzip")])
+        assert gz.header_all("Link") == [want], "expected the Link on variants too, got %r" % gz
+        r = t.srv.get("/plain.html")
+        assert r.header("Link") is None, "expected no Link without references, got %r" % r
+        r = t.srv.get("/js/app.js")
+        assert r.header("Link") is None, "expected no Link on a script, got %r" % r
+    with ServedTree(files) as t:
+        r = t.srv.get("/index.html")
+        assert r.header("Link") is None, "expected no Link without --link-preload, got %r" % r
+
+
 if __name__ == "__main__":
     main()
