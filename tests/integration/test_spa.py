@@ -207,5 +207,71 @@ def link_preload_on_html_200s():
         assert r.header("Link") is None, "expected no Link without --link-preload, got %r" % r
 
 
+def vite_build_tree():
+    """A tree laid out as `vite build` (Vite 5, build.manifest on) writes it: hashed assets
+    under assets/ (base64url hashes, one with '-' and '_', one without a digit), the manifest
+    under .vite/, and the public/ files copied as they are."""
+    js, css, lazy, logo = ("index-yKV9Tz_-.js", "index-aMrppxEQ.css", "About-Bq1x_a9Z.js",
+                           "logo-CkR2hZ0u.svg")
+    html = ('<!doctype html>\n<html lang="en">\n  <head>\n    <meta charset="UTF-8" />\n'
+            '    <link rel="icon" type="image/x-icon" href="/favicon.ico" />\n'
+            '    <title>Vite App</title>\n'
+            '    <script type="module" crossorigin src="/assets/%s"></script>\n'
+            '    <link rel="stylesheet" crossorigin href="/assets/%s">\n  </head>\n'
+            '  <body>\n    <div id="app"></div>\n  </body>\n</html>\n' % (js, css))
+    manifest = ('{"index.html": {"file": "assets/%s", "name": "index", "src": "index.html", '
+                '"isEntry": true, "dynamicImports": ["src/About.vue"], "css": ["assets/%s"], '
+                '"assets": ["assets/%s"]}, "src/About.vue": {"file": "assets/%s", '
+                '"src": "src/About.vue", "isDynamicEntry": true}, "src/worker.ts": '
+                '{"file": "assets/worker.js", "src": "src/worker.ts"}}' % (js, css, logo, lazy))
+    files = {"index.html": html, "assets/" + js: "import('./%s');" % lazy + "x" * 300,
+             "assets/" + css: "#app{color:red}" + " " * 300, "assets/" + lazy: "export default 1",
+             "assets/" + logo: "<svg></svg>", "assets/worker.js": "self.onmessage=null",
+             ".vite/manifest.json": manifest, "404.html": "<h1>Not found</h1>",
+             "favicon.ico": "\x00\x00\x01\x00", "robots.txt": "User-agent: *\n"}
+    return files, js, css, lazy, logo
+
+
+@test
+def vite_build_served_end_to_end():
+    files, js, css, lazy, logo = vite_build_tree()
+    link = ("</assets/%s>; rel=modulepreload; crossorigin, </assets/%s>; rel=preload; as=style; "
+            "crossorigin" % (js, css))
+    with ServedTree(files, "--fallback", "/index.html", "--error-page", "404=/404.html",
+                    "--link-preload") as t:
+        index = t.srv.get("/")
+        expect_status(index, 200, "/")
+        assert index.header("Cache-Control") == "no-cache", index
+        assert index.header_all("Link") == [link], "expected the preload Link, got %r" % (
+            index.header_all("Link"),)
+        # every bundler output is immutable: by name, and worker.js by the manifest
+        for name in (js, css, lazy, logo, "worker.js"):
+            r = t.srv.get("/assets/" + name)
+            expect_status(r, 200, name)
+            assert r.header("Cache-Control") == IMMUTABLE, "expected %s immutable, got %r" % (
+                name, r.header("Cache-Control"))
+            r304 = t.srv.get("/assets/" + name, [("If-None-Match", r.header("ETag"))])
+            expect_status(r304, 304, "revalidating " + name)
+        for path in ("/favicon.ico", "/robots.txt"):
+            r = t.srv.get(path)
+            expect_status(r, 200, path)
+            assert r.header("Cache-Control") == "no-cache", "expected %s no-cache, got %r" % (
+                path, r)
+        # client-side routes: index.html itself, its ETag, its Link, its 304
+        for route in ("/about", "/users/42/settings", "/dashboard/"):
+            r = t.srv.get(route)
+            expect_status(r, 200, route)
+            assert r.body == index.body and r.header("ETag") == index.header("ETag"), route
+            assert r.header_all("Link") == [link], route
+            r = t.srv.get(route, [("If-None-Match", index.header("ETag"))])
+            expect_status(r, 304, "revalidating " + route)
+        # an asset of the previous deploy, the manifest (a dot directory): the 404 page
+        for path in ("/assets/index-0ld1234a.js", "/.vite/manifest.json", "/missing.png"):
+            r = t.srv.get(path)
+            expect_status(r, 404, path)
+            assert r.body == b"<h1>Not found</h1>", "expected the 404 page for %s" % path
+            assert r.header("Content-Type") == "text/html; charset=utf-8", r
+
+
 if __name__ == "__main__":
     main()
