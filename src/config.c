@@ -532,13 +532,13 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 
 void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
-	                                     .codings = cfg->codings,
-	                                     .n_codings = cfg->n_codings,
-	                                     .cache = &cfg->cache,
-	                                     .extra_headers = cfg->headers,
-	                                     .fallback = cfg->fallback[0] ? cfg->fallback : NULL,
-	                                     .error_page =
-	                                         cfg->error_page[0] ? cfg->error_page : NULL,
-	                                     .link_preload = cfg->link_preload};
+	*opt =
+	    (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	                                  .codings = cfg->codings,
+	                                  .n_codings = cfg->n_codings,
+	                                  .cache = &cfg->cache,
+	                                  .extra_headers = cfg->headers,
+	                                  .fallback = cfg->fallback[0] ? cfg->fallback : NULL,
+	                                  .error_page = cfg->error_page[0] ? cfg->error_page : NULL,
+	                                  .link_preload = cfg->link_preload};
 }

@@ -245,10 +245,10 @@ int cachet_link_preload_scan(const char *html, size_t len, cachet_link_fn *fn, v
 		if (rc < 0)
 			return rc;
 		for (size_t i = 0; i < sizeof(raw_text) / sizeof(raw_text[0]); i++) {
-			char close[16] = "</";
+			char close[16];
 			if (!span_is(tag, raw_text[i]))
 				continue;
-			strcat(close, raw_text[i]);
+			snprintf(close, sizeof(close), "</%s", raw_text[i]);
 			const char *c = find_nocase(p, end, close);
 			p = c ? c : end;
 			break;
@@ -340,7 +340,7 @@ static void dir_of(const char *path, char *out, size_t cap)
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) + 1 : 0;
 	if (n == 0 || n >= cap) {
-		strcpy(out, "/");
+		memcpy(out, "/", 2);
 		return;
 	}
 	memcpy(out, path, n);

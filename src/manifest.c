@@ -307,8 +307,8 @@ static int read_file(const char *root, const char *rel, char **out, size_t *len)
 /* Adds the paths of one manifest to ps; a malformed or unreadable one adds none. */
 static int read_manifest(const char *root, const char *rel, struct paths *ps)
 {
-	char *json;
-	size_t len, before = ps->n;
+	char *json = NULL;
+	size_t len = 0, before = ps->n;
 	int rc = read_file(root, rel, &json, &len);
 	if (rc == -ENOENT)
 		return 0;

@@ -40,6 +40,7 @@ struct cachet_config {
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
+	bool link_preload;   /* --link-preload */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
@@ -55,7 +56,6 @@ struct cachet_config {
 	/* single-page apps (issue 12): store keys ("/index.html"), "" when not given */
 	char fallback[CACHET_PATH_MAX];   /* --fallback PATH */
 	char error_page[CACHET_PATH_MAX]; /* --error-page 404=PATH */
-	bool link_preload;                /* --link-preload */
 };
 
 /**

@@ -46,9 +46,9 @@ struct cachet_request {
 
 	struct cachet_span host; /* empty when absent (allowed only in HTTP/1.0) */
 	bool has_content_length;
-	bool chunked; /* a body in the chunked coding follows the head, to be discarded */
+	bool chunked;   /* a body in the chunked coding follows the head, to be discarded */
+	uint8_t expect; /* enum cachet_expect (a byte: it fills padding) */
 	uint64_t content_length; /* body bytes that follow the head, to be discarded */
-	enum cachet_expect expect;
 
 	struct cachet_field_list if_none_match;
 	struct cachet_field_list if_match;
