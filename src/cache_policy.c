@@ -59,44 +59,35 @@ static bool is_base64url(char c)
 /* Directories whose every file is content-addressed by the framework that writes them. A path
  * matches when one of these occurs as whole segments in its directory part. */
 static const char *const immutable_dirs[] = {
-    "/_app/immutable/", /* SvelteKit */
-    "/_astro/",         /* Astro */
-    "/_next/static/",   /* Next.js */
-    "/_nuxt/",          /* Nuxt 3 (but for _nuxt/builds/, below) */
+    "_app/immutable/", /* SvelteKit */
+    "_astro/",         /* Astro */
+    "_next/static/",   /* Next.js */
+    "_nuxt/",          /* Nuxt 3 (but for _nuxt/builds/, below) */
 };
 
-/* Whether needle occurs in s[0..len) (memmem without _GNU_SOURCE). */
-static const char *find(const char *s, size_t len, const char *needle)
+static bool starts_with(const char *s, size_t len, const char *prefix)
 {
-	size_t n = strlen(needle);
-
-	for (size_t i = 0; i + n <= len; i++)
-		if (memcmp(s + i, needle, n) == 0)
-			return s + i;
-	return NULL;
+	size_t n = strlen(prefix);
+	return len >= n && memcmp(s, prefix, n) == 0;
 }
 
 static bool in_immutable_dir(const char *path, size_t len)
 {
-	size_t dir = last_segment(path, len); /* path[0..dir) ends with '/' */
-	bool slash = len > 0 && path[0] == '/';
+	size_t dir = last_segment(path, len); /* path[0..dir) is the directory part */
 
-	for (size_t i = 0; i < sizeof(immutable_dirs) / sizeof(immutable_dirs[0]); i++) {
-		/* a path lacking its leading '/' is matched as if it had it */
-		const char *d = immutable_dirs[i] + (slash ? 0 : 1);
-		const char *at = dir ? find(path, dir, d) : NULL;
-
-		if (!slash && !at && dir) /* or further in, after a '/' */
-			at = find(path, dir, immutable_dirs[i]);
-		if (!at)
-			continue;
-		/* Nuxt's _nuxt/builds/latest.json names the current build: it changes with every
-		 * deploy. Only builds/meta/<id>.json is per build. */
-		if (strstr(immutable_dirs[i], "_nuxt") &&
-		    find(at, dir - (size_t)(at - path), "_nuxt/builds/") &&
-		    !find(at, dir - (size_t)(at - path), "_nuxt/builds/meta/"))
-			continue;
-		return true;
+	for (size_t i = 0; i < dir; i++) {
+		if (i > 0 && path[i - 1] != '/')
+			continue; /* only where a segment starts */
+		for (size_t k = 0; k < sizeof(immutable_dirs) / sizeof(immutable_dirs[0]); k++) {
+			if (!starts_with(path + i, dir - i, immutable_dirs[k]))
+				continue;
+			/* Nuxt's _nuxt/builds/latest.json names the current build: it changes with
+			 * every deploy. Only builds/meta/<id>.json is per build. */
+			if (starts_with(path + i, dir - i, "_nuxt/builds/") &&
+			    !starts_with(path + i, dir - i, "_nuxt/builds/meta/"))
+				continue;
+			return true;
+		}
 	}
 	return false;
 }
@@ -318,10 +309,11 @@ static bool base64url_hash(const char *s)
 
 /* ---- 2. the name ---- */
 
-/* Suffixes a bundler puts after the hash: "main.<h>.chunk.js", "app.<h>.js.map", "a.<h>.min.css".
+/* Suffixes a bundler puts after the hash: "main.<h>.chunk.js", "app.<h>.js.map", "a.<h>.min.css",
+ * "main.<h>.bundle.js".
  */
-static const char *const after_hash[] = {".js",  ".mjs",   ".cjs", ".css",
-                                         ".map", ".chunk", ".min", ".LICENSE"};
+static const char *const after_hash[] = {".js",    ".mjs", ".cjs",     ".css",    ".map",
+                                         ".chunk", ".min", ".LICENSE", ".bundle", ".worker"};
 
 /* Length of name[0..len) without its final extension, then without up to two of after_hash.
  * A name without '.' is all stem; one starting with '.' (".htaccess") has none. */

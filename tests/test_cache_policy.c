@@ -91,6 +91,9 @@ static const struct hash_case hash_cases[] = {
     {"/_next/static/chunks/main.js", true},
     {"/_next/image", false},
     {"/x_astro/a.css", false},
+    {"x_astro/a.css", false},
+    {"_astro/a.css", true},
+    {"/_nuxt/builds/x/latest.json", false},
     {"/_astro", false},
     {"/app-0123456789abcdef0123.js", true},
     {"/component---src-pages-index-js-0123456789abcdef0123.js", true},
@@ -105,6 +108,8 @@ static const struct hash_case hash_cases[] = {
     {"report-v2-final.pdf", false},
     {"bg-top-left.png", false},
     {"main.js", false},
+    {"/js/main.0123abcd.bundle.js", true},
+    {"/js/main.bundle.js", false},
 };
 
 static void test_hashed_name_table(void **state)

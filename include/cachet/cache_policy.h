@@ -39,7 +39,8 @@ struct cachet_cache_policy {
  *     (SvelteKit), `_astro/` (Astro), `_nuxt/` (Nuxt 3; not `_nuxt/builds/` but for
  *     `_nuxt/builds/meta/`), `_next/static/` (Next.js);
  *  2. the name's stem (the name without its extension and without up to two of `.js .mjs .cjs
- *     .css .map .chunk .min .LICENSE` after the hash, so `main.<h>.chunk.js`, `a-<h>.js.map`):
+ *     .css .map .chunk .min .LICENSE .bundle .worker` after the hash, so `main.<h>.chunk.js`,
+ * `a-<h>.js.map`):
  *     - ends in `-` + 8 base64url characters (`[A-Za-z0-9_-]`: Rollup/Vite; esbuild and
  *       Angular 17+ use 8 of uppercase base32, a subset), unless those 8 read as the end of
  *       a name: all digits, a dimension (`1200x630`), or pieces (between `-`/`_`) that are each
