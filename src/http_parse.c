@@ -135,6 +135,7 @@ enum field_id {
 	FIELD_IF_UNMODIFIED_SINCE,
 	FIELD_IF_RANGE,
 	FIELD_RANGE,
+	FIELD_EXPECT,
 };
 
 static const struct {
@@ -152,6 +153,7 @@ static const struct {
     {"if-unmodified-since", FIELD_IF_UNMODIFIED_SINCE},
     {"if-range", FIELD_IF_RANGE},
     {"range", FIELD_RANGE},
+    {"expect", FIELD_EXPECT},
 };
 
 static bool is_tchar(char c)
@@ -483,6 +485,11 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 	case FIELD_RANGE:
 		set_single(&req->range, &req->n_range, v);
 		return 0;
+	case FIELD_EXPECT: /* 100-continue is the only expectation defined (RFC 9110 §10.1.1) */
+		if (v.len > 0 && req->expect != CACHET_EXPECT_OTHER)
+			req->expect = span_equals_nocase(v, "100-continue") ? CACHET_EXPECT_CONTINUE
+			                                                    : CACHET_EXPECT_OTHER;
+		return 0;
 	case FIELD_OTHER:
 		break;
 	}
@@ -553,6 +560,8 @@ static int finish_head(struct cachet_request *req, const struct field_flags *fla
 	if (flags->te_other)
 		return 501; /* gzip, chunked: framed, but a coding cachet does not implement */
 	req->chunked = flags->transfer_encoding;
+	if (req->minor_version == 0)
+		req->expect = CACHET_EXPECT_NONE; /* RFC 9110 §10.1.1: ignored in HTTP/1.0 */
 	if (req->minor_version == 1)
 		req->keep_alive = !flags->conn_close;
 	else

@@ -9,6 +9,7 @@
 
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
+#include "cachet/path.h"
 #include "cachet/sockaddr.h"
 
 #define CACHET_VERSION "0.1.0"
@@ -39,6 +40,7 @@ struct cachet_config {
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
+	bool link_preload;   /* --link-preload */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
@@ -51,6 +53,9 @@ struct cachet_config {
 	unsigned watch_debounce_ms;
 	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
 	size_t headers_len;
+	/* single-page apps (issue 12): store keys ("/index.html"), "" when not given */
+	char fallback[CACHET_PATH_MAX];   /* --fallback PATH */
+	char error_page[CACHET_PATH_MAX]; /* --error-page 404=PATH */
 };
 
 /**
