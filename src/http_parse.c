@@ -487,8 +487,8 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 		return 0;
 	case FIELD_EXPECT: /* 100-continue is the only expectation defined (RFC 9110 §10.1.1) */
 		if (v.len > 0 && req->expect != CACHET_EXPECT_OTHER)
-			req->expect = span_equals_nocase(v, "100-continue") ? CACHET_EXPECT_CONTINUE
-			                                                    : CACHET_EXPECT_OTHER;
+			req->expect = cachet_span_ieq(v, "100-continue") ? CACHET_EXPECT_CONTINUE
+			                                                 : CACHET_EXPECT_OTHER;
 		return 0;
 	case FIELD_OTHER:
 		break;
