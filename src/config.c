@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <strings.h>
 
 #include "cachet/chars.h"
+#include "cachet/path.h"
 #include "cachet/span.h"
+#include "cachet/store.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -39,6 +42,9 @@ enum {
 	OPT_ZEROCOPY_MIN,
 	OPT_CACHE_REVALIDATE,
 	OPT_ADD_HEADER,
+	OPT_FALLBACK,
+	OPT_ERROR_PAGE,
+	OPT_LINK_PRELOAD,
 };
 
 static const struct option long_options[] = {
@@ -62,6 +68,9 @@ static const struct option long_options[] = {
     {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"add-header", required_argument, NULL, OPT_ADD_HEADER},
+    {"fallback", required_argument, NULL, OPT_FALLBACK},
+    {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
+    {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -82,8 +91,9 @@ void cachet_config_usage(FILE *f)
 	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
 	    "                            set (default: one per CPU cachet may run on)\n"
 	    "      --pid-file FILE       write the pid here once listening, remove it on exit;\n"
-	    "                            --reload reads it (default " CACHET_DEFAULT_PID_FILE ",\n"
-	    "                            '' for none)\n"
+	    "                            --reload reads it (default /run/cachet.pid when /run\n"
+	    "                            is writable, else $XDG_RUNTIME_DIR/cachet.pid, else\n"
+	    "                            /tmp/cachet.pid; '' for none)\n"
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
@@ -106,6 +116,11 @@ void cachet_config_usage(FILE *f)
 	    "                            when their name looks hashed (repeatable)\n"
 	    "      --add-header 'NAME: VALUE'  add this field to 200, 206, 304 and 301 answers\n"
 	    "                            (repeatable; e.g. CORS or security headers)\n"
+	    "      --fallback PATH       answer GET/HEAD of a missing path without an extension\n"
+	    "                            with this file of ROOT (a single-page app's /index.html)\n"
+	    "      --error-page 404=PATH the body of 404 answers: this file of ROOT\n"
+	    "      --link-preload        add a Link: rel=preload field to each HTML file's 200s\n"
+	    "                            for the scripts and stylesheets it loads\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
@@ -146,7 +161,7 @@ static int parse_port(const char *s, in_port_t *port)
 	return 0;
 }
 
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len)
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon;
@@ -157,7 +172,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 			return -EINVAL;
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		struct sockaddr_in6 *a6 = &addr->in6;
 		a6->sin6_family = AF_INET6;
 		*len = sizeof(*a6);
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
@@ -169,7 +184,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 		return -EINVAL;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
-	struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+	struct sockaddr_in *a4 = &addr->in;
 	a4->sin_family = AF_INET;
 	*len = sizeof(*a4);
 	if (strcmp(host, "localhost") == 0)
@@ -181,10 +196,28 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 	return parse_port(colon + 1, &a4->sin_port);
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the message into err and returns -EINVAL, for `return bad(...)` on every rejection. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
-	snprintf(err, errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, as in main.c
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
+}
+
+/* A Cache-Control value goes into every response head as it is: any control character (CR and
+ * LF would split the head, the others are invalid in a field value) is refused. */
+static bool has_field_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (cachet_char_is_field_ctl(*s))
+			return true;
+	return false;
 }
 
 static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, char *err,
@@ -299,6 +332,40 @@ static int add_header(struct cachet_config *cfg, const char *arg, char *err, siz
 	return 0;
 }
 
+/* A file of ROOT named by an option: "/index.html" or "index.html", normalized as a request path
+ * would be, into out (CACHET_PATH_MAX). One that climbs out of ROOT, or names a directory or
+ * nothing, is refused. Whether the file exists is the store build's to say. */
+static int root_file(const char *name, const char *arg, char *out, char *err, size_t errlen)
+{
+	char tmp[CACHET_PATH_MAX + 1];
+	int n = -EINVAL;
+	if (arg[0] && strlen(arg) < sizeof(tmp) - 1) {
+		snprintf(tmp, sizeof(tmp), "%s%s", arg[0] == '/' ? "" : "/", arg);
+		n = strpbrk(tmp, "?#%")
+		        ? -EINVAL
+		        : cachet_path_normalize(tmp, strlen(tmp), out, CACHET_PATH_MAX);
+	}
+	if (n <= 1 || out[n - 1] == '/') {
+		snprintf(err, errlen, "%s: expected a file inside ROOT, got '%s'", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --error-page STATUS=PATH: only 404 has a page (the answer for a missing file). */
+static int error_page(struct cachet_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq - arg != 3 || strncmp(arg, "404", 3) != 0) {
+		snprintf(err, errlen,
+		         "--error-page: expected 404=PATH (404 is the only status with a page), "
+		         "got '%s'",
+		         arg);
+		return -EINVAL;
+	}
+	return root_file("--error-page", eq + 1, cfg->error_page, err, errlen);
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -317,6 +384,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		return 0;
 	case OPT_PID_FILE:
 		cfg->pid_file = arg[0] ? arg : NULL;
+		cfg->pid_file_set = true;
 		return 0;
 	case OPT_RELOAD:
 		cfg->mode = CACHET_MODE_RELOAD;
@@ -372,11 +440,20 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		                "--cache-revalidate", arg, err, errlen);
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
+	case OPT_FALLBACK:
+		return root_file("--fallback", arg, cfg->fallback, err, errlen);
+	case OPT_ERROR_PAGE:
+		return error_page(cfg, arg, err, errlen);
+	case OPT_LINK_PRELOAD:
+		cfg->link_preload = true;
+		return 0;
 	case OPT_CACHE_DEFAULT:
-		if (!arg[0] || strpbrk(arg, "\r\n"))
-			return bad(err, errlen,
-			           "--cache-default: expected a Cache-Control value, got '%s'",
-			           arg);
+		if (!arg[0])
+			return bad(err, errlen, "%s",
+			           "--cache-default: expected a Cache-Control value");
+		if (has_field_ctl(arg))
+			return bad(err, errlen, "%s",
+			           "--cache-default: control character in the value");
 		cfg->cache.default_value = arg;
 		return 0;
 	case OPT_USER:
@@ -422,7 +499,6 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->root = ".";
 	cfg->listen = CACHET_DEFAULT_LISTEN;
 	cfg->max_connections = 65536;
-	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
 	cfg->codings[0] = CACHET_CODING_ZSTD;
 	cfg->codings[1] = CACHET_CODING_BR;
@@ -449,16 +525,20 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	if (cachet_config_parse_listen(cfg->listen, &cfg->addr, &cfg->addr_len) < 0)
 		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->listen);
-	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
+	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
 	return 0;
 }
 
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg)
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
-	                                     .codings = cfg->codings,
-	                                     .n_codings = cfg->n_codings,
-	                                     .cache = &cfg->cache,
-	                                     .extra_headers = cfg->headers};
+	*opt =
+	    (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	                                  .codings = cfg->codings,
+	                                  .n_codings = cfg->n_codings,
+	                                  .cache = &cfg->cache,
+	                                  .extra_headers = cfg->headers,
+	                                  .fallback = cfg->fallback[0] ? cfg->fallback : NULL,
+	                                  .error_page = cfg->error_page[0] ? cfg->error_page : NULL,
+	                                  .link_preload = cfg->link_preload};
 }

@@ -18,6 +18,8 @@
 #include <xxhash.h>
 
 #include "cachet/httpdate.h"
+#include "cachet/link_preload.h"
+#include "cachet/manifest.h"
 #include "cachet/mime.h"
 
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
@@ -85,6 +87,7 @@ struct scan {
 	size_t reread, identical;
 	char *err;
 	size_t errlen;
+	size_t fallback, error_page; /* issue 12: entry numbers, SIZE_MAX for none */
 };
 
 static int fail(struct scan *s, int rc, const char *what, const char *path)
@@ -276,8 +279,8 @@ static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, u
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
-	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n",
-	    common, r->body_len);
+	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
+	    common, e->link ? e->link : "", r->body_len); /* Link: issue 12 */
 	if (rc == 0)
 		rc = block_format(hb, &r->partial,
 		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
@@ -295,6 +298,14 @@ static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, u
 		    "Server: cachet\r\nContent-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
 		    r->body_len, vary);
 	return rc;
+}
+
+/* What an entry's blocks depend on beyond its blob and Last-Modified: its Cache-Control (a
+ * manifest may change it from one build to the next) and its Link field (--link-preload). */
+static uint64_t blocks_key(const struct cachet_entry *e)
+{
+	uint64_t k = XXH3_64bits(e->cache_control, strlen(e->cache_control));
+	return e->link ? XXH3_64bits_withSeed(e->link, strlen(e->link), k) : k;
 }
 
 /* Fills every representation the blob has, then formats their blocks; both go into one
@@ -329,13 +340,16 @@ static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 		}
 	}
 	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
+	e->blocks_key = blocks_key(e);
 	return heads_commit_reprs(hb, tmp, n, &e->heads, &e->repr);
 }
 
-/* Whether e's blocks still describe its blob (no variant was added since they were formatted). */
+/* Whether e's blocks still describe it: no variant added since they were formatted, the same
+ * policy and Link. */
 static bool blocks_current(const struct cachet_entry *e)
 {
-	return e->heads && e->available == e->blob->available && e->pending == e->blob->pending;
+	return e->heads && e->available == e->blob->available && e->pending == e->blob->pending &&
+	       e->blocks_key == blocks_key(e);
 }
 
 /* Codings worth offering for a type, as a bitmask. */
@@ -442,6 +456,10 @@ static int entry_add(struct scan *s, const char *path, const char *type, struct 
 	}
 	if (prev && prev->blob == b) {
 		*e = *prev;
+		/* what bundle_pass decides is decided again (manifests, preload links); the blocks
+		 * are shared only if it comes out the same (blocks_current, in entries_format) */
+		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+		e->link = NULL;
 		if (blocks_current(prev))
 			heads_ref(e->heads);
 		else
@@ -614,12 +632,12 @@ static void listing_free(struct listing *l)
 	free(l->name);
 }
 
-/* Reads every name of d but dotfiles (never served, and sidecars of nothing served). */
+/* Reads every name of d but "." and ".." (scan_one decides which dot names are served). */
 static int listing_read(DIR *d, struct listing *l)
 {
 	const struct dirent *de;
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (l->n == l->cap) {
 			size_t cap = l->cap ? l->cap * 2 : 32;
@@ -661,6 +679,11 @@ static int scan_one(struct scan *s, int dfd, const struct listing *l, const char
                     size_t plen)
 {
 	size_t nlen = strlen(name);
+	/* dotfiles and dot-directories are never served, but for ROOT's /.well-known/ (RFC 8615:
+	 * security.txt, assetlinks.json, apple-app-site-association); dot names inside it stay
+	 * hidden */
+	if (name[0] == '.' && !(plen == 0 && strcmp(name, ".well-known") == 0))
+		return 0;
 	if (plen + 1 + nlen >= PATH_MAX)
 		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
 	struct stat st;
@@ -669,7 +692,8 @@ static int scan_one(struct scan *s, int dfd, const struct listing *l, const char
 	bool link = S_ISLNK(st.st_mode);
 	if (link && fstatat(dfd, name, &st, 0) < 0)
 		return 0; /* dangles */
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+	    (name[0] == '.' && !S_ISDIR(st.st_mode)))
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);
@@ -879,6 +903,8 @@ static const struct {
     {408, "Request Timeout", "Connection: close\r\n"},
     {412, "Precondition Failed", ""},
     {414, "URI Too Long", "Connection: close\r\n"},
+    /* an unmet Expect: the body the client may still send is not waited for */
+    {417, "Expectation Failed", "Connection: close\r\n"},
     {431, "Request Header Fields Too Large", "Connection: close\r\n"},
     {500, "Internal Server Error", "Connection: close\r\n"},
     {501, "Not Implemented", ""},
@@ -888,14 +914,24 @@ static const struct {
 
 /* Statuses that answer a malformed request say "Connection: close" in their block: what follows
  * on the connection cannot be trusted to start a request (see cachet_reply.close). */
+static int error_page_format(struct heads_builder *hb, struct cachet_error *e,
+                             const struct cachet_entry *page);
+
+/* The error answers, the 404 from st->error_page when there is one (issue 12). */
 static int errors_build(struct cachet_store *st, struct heads_builder *hb)
 {
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
 		struct cachet_error *e = &st->errors[i];
+		e->status = error_table[i].status;
+		if (e->status == 404 && st->error_page) {
+			int rc = error_page_format(hb, e, st->error_page);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		char body[64];
 		int n = snprintf(body, sizeof(body), "%d %s\n", error_table[i].status,
 		                 error_table[i].reason);
-		e->status = error_table[i].status;
 		e->body = strdup(body);
 		e->body_len = (size_t)n;
 		if (!e->body)
@@ -924,11 +960,14 @@ static void entries_free(struct cachet_entry *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
 		heads_unref(v[i].heads);
+		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
 	free(v);
 }
+
+static int bundle_pass(struct scan *s);
 
 /* Scans ROOT into s (entries with their blocks). */
 static int scan_root(struct scan *s, const char *root, char *root_real)
@@ -946,6 +985,10 @@ static int scan_root(struct scan *s, const char *root, char *root_real)
 		return fail(s, -errno, "cannot open root", root);
 	int rc = scan_dir(s, dfd, path, 0);
 	close(dfd);
+	/* ---- issue 12: what the bundle says of itself (bundle_pass, at the end of this file) */
+	if (rc == 0)
+		rc = bundle_pass(s);
+	/* ---- */
 	return rc == 0 ? entries_finish(s) : rc;
 }
 
@@ -971,6 +1014,9 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 		st->prefs[st->n_prefs++] = prefs[i];
 	for (size_t i = 0; i < s->n; i++)
 		st->pending += s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending;
+	/* issue 12: its fallback entry and its 404 page (formatted by errors_build) */
+	st->fallback = s->fallback != SIZE_MAX ? &st->entries[s->fallback] : NULL;
+	st->error_page = s->error_page != SIZE_MAX ? &st->entries[s->error_page] : NULL;
 	int rc = index_build(st) < 0 || errors_build(st, s->hb) < 0 ? -ENOMEM : 0;
 	builder_free(s->hb);
 	if (rc < 0) {
@@ -986,7 +1032,12 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
                        size_t errlen)
 {
 	char root_real[PATH_MAX];
-	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
+	struct scan s = {.prev = prev,
+	                 .opt = opt,
+	                 .err = err,
+	                 .errlen = errlen,
+	                 .fallback = SIZE_MAX,
+	                 .error_page = SIZE_MAX};
 	/* the builder is large (every block of an entry at its longest): on the heap, once */
 	s.hb = builder_new();
 	int rc = s.hb ? scan_root(&s, root, root_real)
@@ -1011,7 +1062,12 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 {
 	char err[128];
 	static const struct cachet_store_options none = {0};
-	struct scan s = {.opt = &none, .err = err, .errlen = sizeof(err)};
+	struct scan s = {.opt = &none,
+	                 .err = err,
+	                 .errlen = sizeof(err),
+	                 .fallback = st->fallback ? (size_t)(st->fallback - st->entries) : SIZE_MAX,
+	                 .error_page =
+	                     st->error_page ? (size_t)(st->error_page - st->entries) : SIZE_MAX};
 	s.hb = builder_new();
 	s.v = calloc(st->n_entries ? st->n_entries : 1, sizeof(*s.v));
 	if (!s.hb || !s.v) {
@@ -1025,20 +1081,21 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 		const struct cachet_entry *p = &st->entries[i];
 		struct cachet_entry *e = &s.v[s.n];
 		*e = *p;
+		e->heads = NULL;
+		e->link = NULL;
 		if (!(e->path = strdup(p->path))) {
 			rc = -ENOMEM;
 			break;
 		}
 		s.n++;
-		if (e->kind == CACHET_ENTRY_FILE) {
-			/* every file's blocks formatted anew, none shared: the generation this one
-			 * replaces then goes with all of its blocks, and the allocator gets whole
-			 * pages back rather than pages kept by a few shared blocks */
-			e->heads = NULL;
+		/* every file's blocks formatted anew, none shared: the generation this one replaces
+		 * then goes with all of its blocks, and whole chunks go back to the allocator */
+		if (e->kind == CACHET_ENTRY_FILE)
 			cachet_blob_ref(e->blob);
-		} else {
-			heads_ref(e->heads);
-		}
+		else
+			heads_ref(e->heads = p->heads);
+		if (p->link && !(e->link = strdup(p->link)))
+			rc = -ENOMEM;
 	}
 	s.files = st->files;
 	s.bytes = st->bytes;
@@ -1084,4 +1141,97 @@ void cachet_store_unref(struct cachet_store *st)
 	heads_unref(st->error_heads);
 	free(st->index);
 	free(st);
+}
+
+/* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
+
+/* After the scan, before the blocks are formatted: the files a bundler manifest names get the
+ * immutable policy (manifest.c). */
+/* One warning line per glob that matches no file: a glob that silently matches nothing (a typo,
+ * or a path the user meant relative to somewhere else) looked like it worked. */
+static void warn_unmatched(const struct scan *s, const char *option, const char *const *globs,
+                           unsigned n)
+{
+	for (unsigned g = 0; g < n; g++) {
+		size_t i = 0;
+		while (i < s->n &&
+		       !(s->v[i].kind == CACHET_ENTRY_FILE &&
+		         cachet_cache_policy_glob_match(globs[g], s->v[i].path, s->v[i].path_len)))
+			i++;
+		if (i == s->n)
+			fprintf(stderr, "cachet: warning: %s '%s' matches no file under %s\n",
+			        option, globs[g], s->root_real);
+	}
+}
+
+/* The file entry of store key path among the scanned entries ("/dir/" resolved to its index),
+ * or SIZE_MAX. A linear search: the index does not exist yet, and this runs twice a build. */
+static size_t scanned_file(const struct scan *s, const char *path)
+{
+	size_t len = strlen(path);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cachet_entry *e = &s->v[i];
+		if (e->path_len != len || memcmp(e->path, path, len) != 0)
+			continue;
+		if (e->kind == CACHET_ENTRY_ALIAS)
+			return e->alias_target;
+		return e->kind == CACHET_ENTRY_FILE ? i : SIZE_MAX;
+	}
+	return SIZE_MAX;
+}
+
+/* A --fallback or --error-page file that is not there fails the build: at start-up cachet
+ * exits 2, on a rescan the old generation keeps serving (its page included). */
+static int required_file(struct scan *s, const char *option, const char *path, size_t *at)
+{
+	*at = SIZE_MAX;
+	if (!path)
+		return 0;
+	*at = scanned_file(s, path);
+	if (*at != SIZE_MAX)
+		return 0;
+	snprintf(s->err, s->errlen, "%s %s: no such file under %s", option, path, s->root_real);
+	return -ENOENT;
+}
+
+static int bundle_pass(struct scan *s)
+{
+	const struct cachet_cache_policy *p = s->opt->cache;
+	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, p);
+	if (rc < 0)
+		return fail(s, rc, "cannot read the manifests under", "the root");
+	if (p) {
+		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
+		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
+	}
+	if (s->opt->link_preload && cachet_link_preload_apply(s->v, s->n) < 0)
+		return fail(s, -ENOMEM, "out of memory for", "the preload links");
+	if ((rc = required_file(s, "--fallback", s->opt->fallback, &s->fallback)) < 0 ||
+	    (rc = required_file(s, "--error-page 404=", s->opt->error_page, &s->error_page)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The 404 answer with the --error-page file as its body: its own Content-Type, status 404, no
+ * Cache-Control (never the immutable policy), formatted with the other errors (errors_build). The
+ * body is a copy, owned by the error like the plain text it replaces (freed in
+ * cachet_store_unref). */
+static int error_page_format(struct heads_builder *hb, struct cachet_error *e,
+                             const struct cachet_entry *page)
+{
+	char *body = malloc(page->blob->len ? page->blob->len : 1);
+	if (!body)
+		return -ENOMEM;
+	memcpy(body, page->blob->data, page->blob->len);
+	int rc = block_format(hb, &e->block,
+	                      "HTTP/1.1 404 Not Found\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+	                      "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	                      page->content_type, page->blob->len);
+	if (rc < 0) {
+		free(body);
+		return rc;
+	}
+	e->body = body;
+	e->body_len = page->blob->len;
+	return 0;
 }

@@ -78,6 +78,9 @@ struct cachet_entry {
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
 	struct cachet_file_sig sig;   /* the file read for this path (files only) */
 	struct cachet_heads *heads;   /* where the blocks' texts live; may be shared */
+	uint64_t blocks_key; /* what the blocks were made from (policy, Link): see blocks_current */
+	char *
+	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
 
 /** A status cachet answers without a file: a block plus a short text body. */
@@ -89,8 +92,8 @@ struct cachet_error {
 };
 
 /** The statuses with a preformatted error response, in the order of cachet_store.errors. */
-#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 431, 500, 501, 503, 505
-#define CACHET_N_ERRORS       11
+#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 417, 431, 500, 501, 503, 505
+#define CACHET_N_ERRORS       12
 
 struct cachet_store {
 	atomic_uint refs;
@@ -108,6 +111,10 @@ struct cachet_store {
 	size_t reread;    /* files opened and read by the build (the others were unchanged) */
 	size_t identical; /* of those, rewritten with the bytes they had: blob and blocks reused */
 	size_t pending;   /* files whose variants are still to compress (cachet_store_compress) */
+	/* --fallback: the entry a missing extension-less GET/HEAD is answered with; NULL: none */
+	const struct cachet_entry *fallback;
+	/* --error-page 404=: the entry whose bytes the 404 answers with; NULL: none */
+	const struct cachet_entry *error_page;
 };
 
 /** Limits for a build. */
@@ -131,6 +138,11 @@ struct cachet_store_options {
 	 * opened (stage 0) and before each read of it (stage 1), to change the file in between */
 	void (*race_hook)(void *arg, const char *name, int stage);
 	void *race_hook_arg;
+	/* issue 12: store keys of the --fallback file and the --error-page 404 file (NULL: none;
+	 * a build fails when one is missing), and whether HTML files get a preload Link field */
+	const char *fallback;
+	const char *error_page;
+	bool link_preload;
 };
 
 #define CACHET_COMPRESS_THREADS_MAX 64

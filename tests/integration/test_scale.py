@@ -236,5 +236,37 @@ def stop_during_background_compression_is_prompt():
         assert not variants_done(s.srv), "expected compression still under way"
 
 
+@test
+def unchanged_entries_follow_what_the_bundle_says_on_reload():
+    """An unchanged file shares its blocks across reloads only while what they say still holds:
+    a manifest that appears makes an unchanged asset immutable, a preload Link and the 404 page
+    stay, and all of it after the variants' generation too."""
+    html = ('<!doctype html><script type="module" src="/assets/worker.js"></script>' +
+            " " * 200)
+    files = {"index.html": html, "assets/worker.js": "self.onmessage=null;" + "x" * 300,
+             "404.html": "<h1>gone</h1>"}
+    with Site(files, "--link-preload", "--error-page", "404=/404.html") as s:
+        r = s.srv.get("/assets/worker.js")
+        assert r.header("Cache-Control") == "no-cache", r
+        tag = r.header("ETag")
+        os.makedirs(s.path(".vite"))
+        with open(s.path(".vite/manifest.json"), "w") as f:
+            f.write('{"src/worker.ts": {"file": "assets/worker.js", "src": "src/worker.ts"}}')
+        out = s.reload().stdout
+        assert "0 reread" in out, "expected the unchanged files not reread: %r" % out
+        r = s.srv.get("/assets/worker.js")
+        assert "immutable" in (r.header("Cache-Control") or ""), \
+            "expected the manifest's asset immutable after the reload, got %r" % r
+        assert r.header("ETag") == tag, "expected the same ETag: %r" % r
+        for _ in range(2):
+            index = s.srv.get("/")
+            assert index.header("Link") == "</assets/worker.js>; rel=modulepreload", \
+                "expected the preload Link kept, got %r" % index
+            missing = s.srv.get("/nowhere.txt")
+            expect_status(missing, 404, "missing")
+            assert missing.body == b"<h1>gone</h1>", "expected the error page: %r" % missing
+            s.reload()
+
+
 if __name__ == "__main__":
     sys.exit(main())
