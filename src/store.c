@@ -370,30 +370,40 @@ static const struct cachet_entry *prev_file(const struct scan *s, const char *pa
 	return e && e->kind == CACHET_ENTRY_FILE ? e : NULL;
 }
 
+/* Grows t to twice its size (1024 slots at first), rehashing what it holds. */
+static int ct_grow(struct content_table *t)
+{
+	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 1024;
+	struct cachet_blob **v = calloc(cap, sizeof(struct cachet_blob *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < old; i++) {
+		if (!t->slot[i])
+			continue;
+		size_t j = t->slot[i]->hash & (cap - 1);
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = v;
+	t->mask = cap - 1;
+	return 0;
+}
+
 static int ct_insert(struct content_table *t, struct cachet_blob *b)
 {
-	if ((t->n + 1) * 2 > (t->slot ? t->mask + 1 : 0)) {
-		size_t cap = t->slot ? (t->mask + 1) * 2 : 1024;
-		struct cachet_blob **v = calloc(cap, sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		for (size_t i = 0; t->slot && i <= t->mask; i++) {
-			if (!t->slot[i])
-				continue;
-			size_t j = t->slot[i]->hash & (cap - 1);
-			while (v[j])
-				j = (j + 1) & (cap - 1);
-			v[j] = t->slot[i];
-		}
-		free(t->slot);
-		t->slot = v;
-		t->mask = cap - 1;
+	if (!t->slot || (t->n + 1) * 2 > t->mask + 1) {
+		int rc = ct_grow(t);
+		if (rc < 0)
+			return rc;
 	}
+	struct cachet_blob **slot = t->slot;
 	size_t j = b->hash & t->mask;
-	for (; t->slot[j]; j = (j + 1) & t->mask)
-		if (t->slot[j] == b)
+	for (; slot[j]; j = (j + 1) & t->mask)
+		if (slot[j] == b)
 			return 0;
-	t->slot[j] = b;
+	slot[j] = b;
 	t->n++;
 	return 0;
 }
@@ -787,7 +797,7 @@ static size_t blobs_unique(struct cachet_blob **v, size_t n)
 {
 	size_t k = 0;
 	if (n)
-		qsort(v, n, sizeof(*v), ptr_cmp);
+		qsort(v, n, sizeof(struct cachet_blob *), ptr_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || v[k - 1] != v[i])
 			v[k++] = v[i];
