@@ -129,8 +129,9 @@ struct cachet_h2 {
 	uint32_t olen;
 	struct seg segs[CACHET_H2_IOV_MAX];
 	unsigned nsegs;
-	unsigned sent_seg; /* first segment not completely sent */
-	uint32_t sent_off; /* bytes of it sent */
+	struct iovec iov[CACHET_H2_IOV_MAX]; /* what cachet_h2_iov() hands to a send */
+	unsigned sent_seg;                   /* first segment not completely sent */
+	uint32_t sent_off;                   /* bytes of it sent */
 	struct hblock hb;
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
@@ -1136,14 +1137,15 @@ size_t cachet_h2_input(struct cachet_h2 *h, const uint8_t *p, size_t len)
 	return off;
 }
 
-unsigned cachet_h2_iov(struct cachet_h2 *h, struct iovec *iov)
+const struct iovec *cachet_h2_iov(struct cachet_h2 *h, unsigned *n)
 {
-	unsigned n = 0;
+	unsigned k = 0;
 	for (unsigned i = h->sent_seg; i < h->nsegs; i++) {
 		uint32_t skip = i == h->sent_seg ? h->sent_off : 0;
-		iov[n++] = (struct iovec){(void *)(h->segs[i].p + skip), h->segs[i].len - skip};
+		h->iov[k++] = (struct iovec){(void *)(h->segs[i].p + skip), h->segs[i].len - skip};
 	}
-	return n;
+	*n = k;
+	return h->iov;
 }
 
 bool cachet_h2_has_output(const struct cachet_h2 *h)

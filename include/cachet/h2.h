@@ -8,10 +8,10 @@
  *
  * Output ownership: the produced bytes live in the connection's own output buffer, and bodies are
  * iovecs into store memory, each covered by a pin on its generation (env->pin/unpin) from the
- * moment it is queued until cachet_h2_sent() says it went, or cachet_h2_free(). The output buffer
- * and the iovecs handed out are not changed between cachet_h2_iov() and the matching
- * cachet_h2_sent(), provided the worker calls nothing else in between (it does not: input that
- * arrives while a send is in flight is kept and offered after the send's completion). */
+ * moment it is queued until cachet_h2_sent() says it went, or cachet_h2_free(). Bytes and
+ * iovecs handed out by cachet_h2_iov() are never changed or moved until the matching
+ * cachet_h2_sent(): new output is only appended behind them (the output buffer is allocated once
+ * and never grows), and is reset only when everything has been sent. */
 #ifndef CACHET_H2_H
 #define CACHET_H2_H
 
@@ -57,8 +57,10 @@ void cachet_h2_free(struct cachet_h2 *h);
  */
 size_t cachet_h2_input(struct cachet_h2 *h, const uint8_t *p, size_t len);
 
-/** Fills iov (room for CACHET_H2_IOV_MAX) with the output not sent yet; returns the count. */
-unsigned cachet_h2_iov(struct cachet_h2 *h, struct iovec *iov);
+/** The output not sent yet, as *n iovecs (at most CACHET_H2_IOV_MAX) in an array the
+ *  connection owns: it stays valid and unchanged until the next cachet_h2_sent() or
+ *  cachet_h2_free(), so a send in flight may point at it. Call it once per send. */
+const struct iovec *cachet_h2_iov(struct cachet_h2 *h, unsigned *n);
 
 /** Whether there is output to send. */
 bool cachet_h2_has_output(const struct cachet_h2 *h);

@@ -76,8 +76,8 @@ static size_t seen_len;
 static void drain(struct cachet_h2 *h, int partial)
 {
 	for (int rounds = 0; cachet_h2_has_output(h) && rounds < 100000; rounds++) {
-		struct iovec iov[CACHET_H2_IOV_MAX];
-		unsigned n = cachet_h2_iov(h, iov);
+		unsigned n;
+		const struct iovec *iov = cachet_h2_iov(h, &n);
 		check(n > 0 && n <= CACHET_H2_IOV_MAX);
 		size_t total = 0;
 		for (unsigned i = 0; i < n; i++)
