@@ -30,20 +30,17 @@
 
 #include <errno.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachet/chunked.h"
+#include "cachet/clock.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
@@ -81,13 +78,20 @@ enum op {
 #define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
-#define PIPELINE_MAX  (1u << 20)
+#define PIPELINE_MAX (1u << 20)
+/* Most bytes one send carries: an SQE's length is 32 bits (a body of 4 GiB left would be sent as
+ * 0 bytes) and a CQE's result a signed 32-bit count. */
+#define SEND_MAX      (1u << 30)
 #define SQ_ENTRIES    1024u
 #define CQ_ENTRIES    16384u
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
 #define NIL           UINT32_MAX
+/* Out of descriptors (or memory), accept() fails until something closes: accepting stops this
+ * long instead of failing at once again and again (nginx pauses the same way). */
+#define ACCEPT_BACKOFF_MS 500u
+#define ACCEPT_LOG_MS     1000u /* accept errors are logged at most once per this */
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
  * plus its Connection tail. */
@@ -105,6 +109,7 @@ enum conn_flag {
 	DIRTY = 1u << 7,            /* on the flush list */
 	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
 	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
+	PEER_EOF = 1u << 11,        /* the peer is done sending: answer what it sent, then close */
 };
 
 struct conn {
@@ -186,6 +191,12 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
+	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */
+	bool accept_armed;  /* the multishot accept is outstanding */
+	bool accept_paused; /* backing off after EMFILE & co. until accept_resume_ms */
+	bool accept_logged; /* an accept error was logged, at accept_log_ms */
+	uint32_t accept_resume_ms, accept_log_ms;
+	uint32_t accept_unlogged; /* accept errors since the last one logged */
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -206,13 +217,6 @@ static inline uint32_t ud_slot(uint64_t ud)
 static inline uint32_t ud_seq(uint64_t ud)
 {
 	return (uint32_t)(ud >> 32);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* An SQE, submitting what is queued first if the SQ is full. */
@@ -514,6 +518,8 @@ static void send_submit(struct worker *w, struct conn *c)
 {
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
+	if (body_left > SEND_MAX)
+		body_left = SEND_MAX; /* the rest follows from on_send, as after a short send */
 	struct io_uring_sqe *sqe = sqe_get(w);
 	bool zc = w->zerocopy_min && body_left >= w->zerocopy_min &&
 	          (!c->zc_notifs || c->zc_gen == c->body_gen); /* one pinned generation at a time */
@@ -539,7 +545,10 @@ static void send_submit(struct worker *w, struct conn *c)
 	}
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
 	c->flags |= SEND_INFLIGHT;
-	timer_set(w, c, T_SEND); /* every send, resumed ones too: the client is making progress */
+	/* Started with the first send of a response; on_send restarts it on progress only, so a
+	 * client that stops reading is closed send_timeout after its last byte went. */
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
 }
 
 /* ---- answering ---- */
@@ -685,6 +694,21 @@ static bool stash(struct worker *w, struct conn *c, const char *data, size_t len
 	return true;
 }
 
+/* Whether the pending input is one request head still arriving and nothing else: the parser saw
+ * all of it as incomplete. Such input is bounded by the head limits (414/431 before the head
+ * ends, about 24.6 KiB), so it must keep being received whatever its size: only a complete
+ * request can be answered, and answering is what resumes a paused recv. */
+static bool head_incomplete(const struct conn *c)
+{
+	return c->in_len && c->in_seen == c->in_len && !body_pending(c);
+}
+
+/* Too much unanswered input: complete requests the client sends faster than it reads. */
+static bool input_over(const struct conn *c)
+{
+	return c->in_len > PAUSE_INPUT && !head_incomplete(c);
+}
+
 /* Answers what the pending input allows, then keeps only the unanswered rest. */
 static void answer_pending(struct worker *w, struct conn *c)
 {
@@ -697,7 +721,8 @@ static void answer_pending(struct worker *w, struct conn *c)
 	}
 	if (c->in_len == 0)
 		in_release(w, c);
-	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
+	    (c->in_len < PAUSE_INPUT / 2 || head_incomplete(c))) {
 		c->flags &= ~RECV_PAUSED;
 		c->flags |= NEED_RECV;
 		flush_mark(w, c);
@@ -723,7 +748,7 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 	}
 	if (!(c->flags & SEND_INFLIGHT) && c->in_len && out_has_room(c) && len)
 		answer_pending(w, c);
-	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+	if (input_over(c) && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
 		recv_pause(w, c);
 	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
 	 * it is started when a partial request appears on an idle connection, never refreshed. */
@@ -744,18 +769,68 @@ static void accept_arm(struct worker *w)
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
+	w->accept_armed = true;
+}
+
+/* (Re-)arms the accept unless it is outstanding, paused, or the worker is stopping. */
+static void accept_want(struct worker *w)
+{
+	if (!w->accept_armed && !w->accept_paused && !w->stopping)
+		accept_arm(w);
+}
+
+/* A failed accept. Descriptor or memory exhaustion lasts until connections close: accepting
+ * pauses for ACCEPT_BACKOFF_MS (resumed by the tick) rather than failing in a loop. Other errors
+ * concern one connection (ECONNABORTED...): accepting goes on. Logged once per ACCEPT_LOG_MS. */
+static void accept_failed(struct worker *w, int err)
+{
+	if (!w->accept_logged || w->now_ms - w->accept_log_ms >= ACCEPT_LOG_MS) {
+		if (w->accept_unlogged)
+			fprintf(stderr, "cachet: worker %u: accept: %s (and %u more errors)\n",
+			        w->pub->id, strerror(err), w->accept_unlogged);
+		else
+			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
+			        strerror(err));
+		w->accept_logged = true;
+		w->accept_log_ms = w->now_ms;
+		w->accept_unlogged = 0;
+	} else {
+		w->accept_unlogged++;
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		accept_want(w);
+		return;
+	}
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_BACKOFF_MS;
+	if (w->accept_armed) { /* a multishot accept that goes on failing: stop it */
+		struct io_uring_sqe *sqe = sqe_get(w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	}
+}
+
+/* Called from the tick: accepting resumes once the back-off is over. */
+static void accept_resume(struct worker *w)
+{
+	if (w->accept_paused && (int32_t)(w->now_ms - w->accept_resume_ms) >= 0) {
+		w->accept_paused = false;
+		accept_want(w);
+	}
 }
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
-		accept_arm(w);
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		w->accept_armed = false;
 	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
-			        strerror(-cqe->res));
+		if (cqe->res == -ECANCELED)
+			accept_want(w); /* cancelled by stop or a pause: stays off; else re-armed */
+		else
+			accept_failed(w, -cqe->res);
 		return;
 	}
+	accept_want(w);
 	uint32_t slot;
 	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
 	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
@@ -787,10 +862,11 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		return;
 	}
 	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
-		/* the peer is done sending: finish what it asked for, then close */
-		if ((c->flags & SEND_INFLIGHT) || c->out_len)
-			c->flags |= CLOSE_AFTER_SEND;
-		else
+		/* The peer is done sending: every request it sent before is answered, then the
+		 * connection closes (RFC 9112 §9.6). Requests still pending wait for the output to
+		 * drain (on_send answers them); an incomplete one will never complete. */
+		c->flags |= PEER_EOF;
+		if (!(c->flags & SEND_INFLIGHT) && !c->out_len)
 			conn_close(w, c);
 		return;
 	}
@@ -827,6 +903,13 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		conn_close(w, c);
 		return;
 	}
+	if (cqe->res == 0) {
+		/* Every send carries at least one byte: a stream socket that took none cannot be
+		 * resumed (resubmitting would spin). */
+		conn_close(w, c);
+		return;
+	}
+	timer_set(w, c, T_SEND); /* progress: the client is reading */
 	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
@@ -858,6 +941,10 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	}
 	if (c->in_len)
 		answer_pending(w, c);
+	if (!c->out_len && (c->flags & PEER_EOF)) {
+		conn_close(w, c); /* all answered; what is left can never become a request */
+		return;
+	}
 	if (!c->out_len && !(c->flags & CLOSING)) {
 		pool_put(w, c->out);
 		c->out = NULL;
@@ -927,6 +1014,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
+		accept_resume(w);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -935,14 +1023,15 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	struct conn *c = &w->conns[ud_slot(ud)];
-	if (ud_slot(ud) >= w->used_conns || c->seq != ud_seq(ud)) {
+	uint32_t slot = ud_slot(ud);
+	if (slot >= w->used_conns || w->conns[slot].seq != ud_seq(ud)) {
 		/* cannot happen while slots are freed only when idle; keep buffers safe regardless
 		 */
 		if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
 			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 		return;
 	}
+	struct conn *c = &w->conns[slot];
 	if (op == OP_RECV)
 		on_recv(w, c, cqe);
 	else if (op == OP_SEND)
@@ -964,7 +1053,7 @@ static void flush(struct worker *w)
 			conn_maybe_free(w, c);
 			continue;
 		}
-		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED)))
+		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED | PEER_EOF)))
 			recv_arm(w, c);
 		bool pending = c->out_len > c->out_sent || c->body;
 		if (pending && !(c->flags & SEND_INFLIGHT))
@@ -992,6 +1081,7 @@ static int ring_setup(struct worker *w)
 	}
 	if (rc < 0)
 		return rc;
+	w->ring_ok = true; /* from here on worker_cleanup must exit the ring */
 #ifndef CACHET_NO_RING_FD
 	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call
 	 * (bench/ab, 304-1k: without it, 2.4% more CPU per request). Optional: old kernels work
@@ -1032,7 +1122,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
 	w->zerocopy_min = pub->shared->zerocopy_min;
-	w->now_ms = (uint32_t)(now_ns() / 1000000);
+	w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -1066,7 +1156,7 @@ bool cachet_worker_zerocopy_supported(void)
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
-	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	w->stop_deadline = cachet_clock_coarse_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
 	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
@@ -1092,10 +1182,17 @@ static void worker_cleanup(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
 			close(c->fd);
+	}
+	/* The ring goes first: it cancels what is still outstanding, and only then is the memory
+	 * those SQEs referenced (connection buffers, receive buffers, iovecs) freed. */
+	if (w->ring_ok)
+		io_uring_queue_exit(&w->ring);
+	for (uint32_t i = 0; w->conns && i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
 		free(c->in);
 		free(c->out);
+		free(c->mp);
 	}
-	io_uring_queue_exit(&w->ring); /* cancels what is still outstanding */
 	for (uint32_t i = 0; i < w->pool_n; i++)
 		free(w->pool[i]);
 	for (unsigned i = 0; i < RETIRED_MAX; i++)
@@ -1122,7 +1219,7 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
-		w->now_ms = (uint32_t)(now_ns() / 1000000);
+		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -1139,7 +1236,7 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
+		if (w->stopping && (w->live == 0 || cachet_clock_coarse_ns() > w->stop_deadline))
 			return;
 	}
 }
@@ -1174,12 +1271,28 @@ int cachet_worker_start(struct cachet_worker *w)
 	if (w->wake_fd < 0)
 		return -errno;
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
 	return -rc;
+}
+
+void cachet_worker_join(struct cachet_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	/* Closed only now: until the join others may still wake the worker (a worker that failed
+	 * or exited early included), and a descriptor closed sooner could be reused by then. */
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void cachet_worker_wake(struct cachet_worker *w)
 {
 	uint64_t one = 1;
+	if (w->wake_fd < 0)
+		return; /* joined */
 	ssize_t r = write(w->wake_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN means a wake is already pending: as good */
 }
