@@ -40,6 +40,8 @@
 #include <unistd.h>
 
 #include "cachet/chunked.h"
+#include "cachet/h2.h"
+#include "cachet/h2_frame.h"
 #include "cachet/clock.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
@@ -76,6 +78,9 @@ enum op {
 #define COPY_BODY_MAX 16384u
 #endif
 #define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
+/* The same for HTTP/2, where one incomplete frame (up to 16 KiB + 9) must always fit below it:
+ * beyond, there is a whole frame the output had no room for, and the next send makes room. */
+#define H2_PAUSE_INPUT (2u * (CACHET_H2_HEADER_LEN + CACHET_H2_FRAME_MIN))
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
 #define PIPELINE_MAX (1u << 20)
@@ -137,6 +142,19 @@ struct conn {
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
 	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
 	uint8_t t_kind;          /* enum timer_kind */
+	uint8_t proto;           /* enum proto: chosen at the first bytes */
+	/* HTTP/2 state (PROTO_H2): owns its output buffer and the iovecs a send of this connection
+	 * points at, and pins the generations its bodies live in (see h2.h); freed only in
+	 * conn_maybe_free, when no send is in flight. */
+	struct cachet_h2 *h2;
+};
+
+/* A connection's protocol, chosen by its first bytes: the HTTP/2 preface (RFC 9113 §3.3, prior
+ * knowledge), or anything else HTTP/1.1 exactly as before HTTP/2 existed. */
+enum proto {
+	PROTO_NEW, /* not chosen yet: the bytes so far are a proper prefix of the preface */
+	PROTO_H1,
+	PROTO_H2,
 };
 
 /* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
@@ -191,6 +209,8 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
+	struct cachet_h2_env h2env;      /* what HTTP/2 connections see of the worker (h2.h) */
+	bool http2;                      /* the preface selects HTTP/2 (not --no-http2) */
 	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */
 	bool accept_armed;  /* the multishot accept is outstanding */
 	bool accept_paused; /* backing off after EMFILE & co. until accept_resume_ms */
@@ -304,6 +324,18 @@ static void gen_unpin(struct worker *w, const struct cachet_store *gen)
 	}
 }
 
+/* HTTP/2 bodies are pinned through these (h2.h): one pin per queued body iovec and one per
+ * stream holding a body, released when it has been sent or the stream is gone. */
+static void h2_pin(void *worker, struct cachet_store *gen)
+{
+	gen_pin_at(worker, gen);
+}
+
+static void h2_unpin(void *worker, struct cachet_store *gen)
+{
+	gen_unpin(worker, gen);
+}
+
 /* Called once per loop turn: moves to a newly published generation. The reference is taken before
  * gen_seen is stored; the publisher frees the old generation only after every worker's gen_seen
  * shows the new one, so the pointer loaded here is still referenced by the publisher. */
@@ -327,6 +359,7 @@ static void gen_follow(struct worker *w)
 	else
 		cachet_store_unref(w->gen);
 	w->gen = cur;
+	w->h2env.gen = cur;
 	w->gen_sends = 0;
 	atomic_store_explicit(&w->pub->gen_seen, cur->generation, memory_order_release);
 }
@@ -454,6 +487,8 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	if (c->body)
 		gen_unpin(w, c->body_gen);
 	multipart_end(w, c);
+	cachet_h2_free(c->h2); /* no send in flight: nothing points into its output any more */
+	c->h2 = NULL;
 	c->out = NULL;
 	c->body = NULL;
 	c->seq++;
@@ -511,11 +546,36 @@ static void recv_pause(struct worker *w, struct conn *c)
 	c->flags |= RECV_PAUSED;
 }
 
+/* One send for everything an HTTP/2 connection has ready: frames and copied bodies in its output
+ * buffer, bodies as iovecs into store memory. Referenced memory: the iovec array and the output
+ * buffer belong to c->h2 and stay unchanged until cachet_h2_sent() in the CQE; each body iovec
+ * holds its own generation pin until then; c->msg lives in the connection, freed after the CQE. */
+static void h2_send_submit(struct worker *w, struct conn *c)
+{
+	unsigned n;
+	const struct iovec *iov = cachet_h2_iov(c->h2, &n);
+	struct io_uring_sqe *sqe = sqe_get(w);
+	if (n == 1) {
+		io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		c->msg = (struct msghdr){.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
+	c->flags |= SEND_INFLIGHT;
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
+}
+
 /* One send for everything the connection has ready: the out buffer, then a body from store memory.
  * Referenced memory: c->out (released only after this send's CQE), c->iov/c->msg (inside the
  * connection, freed only after the CQE), c->body (pinned generation, unpinned in the CQE). */
 static void send_submit(struct worker *w, struct conn *c)
 {
+	if (c->h2) {
+		h2_send_submit(w, c);
+		return;
+	}
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
 	if (body_left > SEND_MAX)
@@ -729,12 +789,159 @@ static void answer_pending(struct worker *w, struct conn *c)
 	}
 }
 
+/* ---- HTTP/2 connections: the worker's side of h2.h ---- */
+
+/* After HTTP/2 work: output to send goes on the flush list; a connection that is done closes
+ * once its output has gone; otherwise the timer says what the connection waits for: the peer to
+ * open a flow-control window (T_SEND: streams are reset when it runs out), or anything (T_IDLE:
+ * GOAWAY and close). */
+static void h2_after(struct worker *w, struct conn *c)
+{
+	if (c->flags & CLOSING)
+		return;
+	bool out = cachet_h2_has_output(c->h2);
+	if (out)
+		flush_mark(w, c);
+	if (cachet_h2_closing(c->h2)) {
+		if (out || (c->flags & SEND_INFLIGHT))
+			c->flags |= CLOSE_AFTER_SEND;
+		else
+			conn_close(w, c);
+		return;
+	}
+	if (out || (c->flags & SEND_INFLIGHT))
+		return; /* the send timer runs */
+	if (!cachet_h2_stalled(c->h2))
+		timer_set(w, c, T_IDLE);
+	else if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
+}
+
+/* Offers the kept input again (after a send made room in the output). */
+static void h2_pending(struct worker *w, struct conn *c)
+{
+	size_t used = cachet_h2_input(c->h2, (const uint8_t *)c->in, c->in_len);
+	if (used) {
+		c->in_len -= (uint32_t)used;
+		memmove(c->in, c->in + used, c->in_len);
+	}
+	if (c->in_len == 0)
+		in_release(w, c);
+	/* what is left is at most one incomplete frame: receive the rest of it */
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
+	    c->in_len <= CACHET_H2_HEADER_LEN + CACHET_H2_FRAME_MIN) {
+		c->flags &= ~RECV_PAUSED;
+		c->flags |= NEED_RECV;
+		flush_mark(w, c);
+	}
+}
+
+/* Bytes for an HTTP/2 connection. While a send is in flight they are kept (h2 appends output
+ * only between sends, see h2.h), and offered after its completion. */
+static void h2_input(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (!(c->flags & SEND_INFLIGHT) && c->in_len == 0) {
+		size_t used = cachet_h2_input(c->h2, (const uint8_t *)data, len);
+		data += used;
+		len -= used;
+	}
+	if (!stash(w, c, data, len)) {
+		conn_close(w, c);
+		return;
+	}
+	if (!(c->flags & SEND_INFLIGHT) && c->in_len && len)
+		h2_pending(w, c);
+	if (c->in_len > H2_PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+		recv_pause(w, c);
+	h2_after(w, c);
+}
+
+/* A send of an HTTP/2 connection completed with n bytes: the rest, or what the streams have
+ * produced since, goes next; kept input is offered once the output is empty. */
+static void h2_sent(struct worker *w, struct conn *c, size_t n)
+{
+	cachet_h2_sent(c->h2, n);
+	if (cachet_h2_has_output(c->h2)) {
+		send_submit(w, c);
+		return;
+	}
+	if (c->flags & (CLOSE_AFTER_SEND | PEER_EOF)) {
+		conn_close(w, c);
+		return;
+	}
+	if (c->in_len)
+		h2_pending(w, c);
+	h2_after(w, c);
+}
+
+/* A timer of an HTTP/2 connection ran out: a peer that stopped reading is closed; streams stalled
+ * on a closed window past --send-timeout are reset; an idle connection gets GOAWAY and closes. */
+static void h2_timeout(struct worker *w, struct conn *c, enum timer_kind kind)
+{
+	if (c->flags & SEND_INFLIGHT) {
+		conn_close(w, c);
+		return;
+	}
+	if (kind == T_SEND) {
+		cachet_h2_expire_stalled(c->h2, 0);
+		h2_after(w, c);
+		return;
+	}
+	cachet_h2_goaway(c->h2);
+	c->flags |= CLOSE_AFTER_SEND;
+	flush_mark(w, c);
+}
+
+/* "PRI * HTTP/2.0
+": a client that sends this line speaks HTTP/2; if the rest of its preface
+ * is wrong, that is an HTTP/2 connection error (GOAWAY PROTOCOL_ERROR), not an HTTP/1.1 505. */
+#define PREFACE_LINE_LEN 16u
+
+/* Chooses the protocol from the first bytes (kept ones and data): the HTTP/2 preface, or anything
+ * else HTTP/1.1. Returns false while they are a proper prefix of its first line: more are
+ * needed. */
+static bool proto_choose(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	char first[CACHET_H2_PREFACE_LEN];
+	size_t n = c->in_len < sizeof(first) ? c->in_len : sizeof(first);
+	if (n)
+		memcpy(first, c->in, n);
+	size_t k = len < sizeof(first) - n ? len : sizeof(first) - n;
+	memcpy(first + n, data, k);
+	n += k;
+	if (n > PREFACE_LINE_LEN)
+		n = PREFACE_LINE_LEN; /* the request line decides; h2 checks the rest (GOAWAY) */
+	if (!w->http2 || memcmp(first, CACHET_H2_PREFACE, n) != 0) {
+		c->proto = PROTO_H1; /* with --no-http2 the preface gets HTTP/1.1's 505 */
+		return true;
+	}
+	if (n < PREFACE_LINE_LEN)
+		return false;
+	c->h2 = cachet_h2_new(&w->h2env);
+	c->proto = PROTO_H2;
+	return true;
+}
+
 /* Bytes from the peer. The common case, a whole request and nothing pending, is answered straight
  * from the receive buffer; anything else is appended to the pending input first. */
 static void conn_input(struct worker *w, struct conn *c, const char *data, size_t len)
 {
 	if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
 		return;
+	if (c->proto != PROTO_H1) {
+		if (c->proto == PROTO_NEW && !proto_choose(w, c, data, len)) {
+			if (!stash(w, c, data, len))
+				conn_close(w, c);
+			return;
+		}
+		if (c->proto == PROTO_H2) {
+			if (c->h2)
+				h2_input(w, c, data, len);
+			else
+				conn_close(w, c); /* out of memory */
+			return;
+		}
+	}
 	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
 		size_t used = answer(w, c, data, len);
 		data += used;
@@ -866,7 +1073,8 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		 * connection closes (RFC 9112 §9.6). Requests still pending wait for the output to
 		 * drain (on_send answers them); an incomplete one will never complete. */
 		c->flags |= PEER_EOF;
-		if (!(c->flags & SEND_INFLIGHT) && !c->out_len)
+		if (!(c->flags & SEND_INFLIGHT) && !c->out_len &&
+		    !(c->h2 && cachet_h2_has_output(c->h2)))
 			conn_close(w, c);
 		return;
 	}
@@ -910,6 +1118,10 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		return;
 	}
 	timer_set(w, c, T_SEND); /* progress: the client is reading */
+	if (c->h2) {
+		h2_sent(w, c, (size_t)cqe->res);
+		return;
+	}
 	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
@@ -956,6 +1168,10 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
  * idle keep-alive connection, or one whose client stopped reading, is closed. */
 static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 {
+	if (c->h2) {
+		h2_timeout(w, c, kind);
+		return;
+	}
 	if (kind == T_HEADER && c->in_len && !(c->flags & SEND_INFLIGHT) && !c->out_len &&
 	    !c->body) {
 		struct cachet_request req = {.keep_alive = false, .minor_version = 1};
@@ -1055,7 +1271,8 @@ static void flush(struct worker *w)
 		}
 		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED | PEER_EOF)))
 			recv_arm(w, c);
-		bool pending = c->out_len > c->out_sent || c->body;
+		bool pending =
+		    c->out_len > c->out_sent || c->body || (c->h2 && cachet_h2_has_output(c->h2));
 		if (pending && !(c->flags & SEND_INFLIGHT))
 			send_submit(w, c);
 		else if (!pending && !(c->flags & SEND_INFLIGHT) && (c->flags & CLOSE_AFTER_SEND))
@@ -1122,6 +1339,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
 	w->zerocopy_min = pub->shared->zerocopy_min;
+	w->http2 = pub->shared->http2;
 	w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
@@ -1135,6 +1353,12 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	cachet_store_ref(w->gen);
 	atomic_store_explicit(&pub->gen_seen, w->gen->generation, memory_order_release);
 	cachet_httpdate_cache_refresh(&w->date);
+	w->h2env = (struct cachet_h2_env){.worker = w,
+	                                  .gen = w->gen,
+	                                  .date = w->date.text,
+	                                  .now_ms = w->now_ms,
+	                                  .pin = h2_pin,
+	                                  .unpin = h2_unpin};
 	accept_arm(w);
 	wake_arm(w);
 	tick_arm(w);
@@ -1168,6 +1392,11 @@ static void stop_begin(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if (!(c->flags & OPEN) || (c->flags & CLOSING))
 			continue;
+		if (c->h2) { /* GOAWAY with the last stream id; the streams in flight finish */
+			cachet_h2_goaway(c->h2);
+			h2_after(w, c);
+			continue;
+		}
 		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 &&
 		    !body_pending(c))
 			conn_close(w, c);
@@ -1192,6 +1421,7 @@ static void worker_cleanup(struct worker *w)
 		free(c->in);
 		free(c->out);
 		free(c->mp);
+		cachet_h2_free(c->h2); /* after the ring: no send points into it any more */
 	}
 	for (uint32_t i = 0; i < w->pool_n; i++)
 		free(w->pool[i]);
@@ -1220,6 +1450,7 @@ static void worker_loop(struct worker *w)
 		}
 		cachet_httpdate_cache_refresh(&w->date);
 		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
+		w->h2env.now_ms = w->now_ms;
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
