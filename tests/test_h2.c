@@ -374,6 +374,38 @@ static void test_flow_control(void **state)
 	assert_int_equal(f->pins, 0);
 }
 
+/* SETTINGS_INITIAL_WINDOW_SIZE changes move open streams' windows by the difference, below zero
+ * included (§6.9.2): the stream then waits until WINDOW_UPDATEs bring it above zero again. */
+static void test_initial_window_change(void **state)
+{
+	struct fix *f = *state;
+	feed(f, CACHET_H2_PREFACE, CACHET_H2_PREFACE_LEN);
+	uint8_t set[6] = {0, 4, 0, 0, 0x03, 0xe8}; /* INITIAL_WINDOW_SIZE 1000 */
+	send_frame(f, CACHET_H2_SETTINGS, 0, 0, set, 6);
+	get(f, 1, "/big.bin");
+	struct seen s;
+	size_t got = 0;
+	while (next(f, &s))
+		got += s.f.type == CACHET_H2_DATA ? s.f.len : 0;
+	assert_int_equal(got, 1000);
+	uint8_t zero[6] = {0, 4, 0, 0, 0, 0}; /* window now 0 - 1000 = -1000 */
+	send_frame(f, CACHET_H2_SETTINGS, 0, 0, zero, 6);
+	uint8_t inc[4];
+	cachet_h2_put32(inc, 1500);
+	send_frame(f, CACHET_H2_WINDOW_UPDATE, 0, 1, inc, 4);
+	got = 0;
+	while (next(f, &s))
+		got += s.f.type == CACHET_H2_DATA ? s.f.len : 0;
+	assert_int_equal(got, 500);
+	uint8_t more[6] = {0, 4, 0, 0, 0x01, 0x00}; /* +256 */
+	send_frame(f, CACHET_H2_SETTINGS, 0, 0, more, 6);
+	got = 0;
+	while (next(f, &s))
+		got += s.f.type == CACHET_H2_DATA ? s.f.len : 0;
+	assert_int_equal(got, 256);
+	assert_true(cachet_h2_stalled(f->h));
+}
+
 static void test_window_overflow(void **state)
 {
 	struct fix *f = *state;
@@ -656,27 +688,17 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_handshake),
-	    T(test_get_small),
-	    T(test_304_and_head),
-	    T(test_range),
-	    T(test_flow_control),
-	    T(test_window_overflow),
-	    T(test_stalled_expire),
-	    T(test_post_body_credited),
-	    T(test_content_length_mismatch),
-	    T(test_malformed_requests),
-	    T(test_max_streams),
-	    T(test_header_list_cap),
-	    T(test_continuation_flood),
-	    T(test_rapid_reset),
-	    T(test_ping_flood),
-	    T(test_output_bounded),
-	    T(test_bad_preface_and_frames),
-	    T(test_oversized_frame),
-	    T(test_first_frame_not_settings),
-	    T(test_stream_states),
-	    T(test_goaway_graceful),
+	    T(test_handshake),          T(test_get_small),
+	    T(test_304_and_head),       T(test_range),
+	    T(test_flow_control),       T(test_initial_window_change),
+	    T(test_window_overflow),    T(test_stalled_expire),
+	    T(test_post_body_credited), T(test_content_length_mismatch),
+	    T(test_malformed_requests), T(test_max_streams),
+	    T(test_header_list_cap),    T(test_continuation_flood),
+	    T(test_rapid_reset),        T(test_ping_flood),
+	    T(test_output_bounded),     T(test_bad_preface_and_frames),
+	    T(test_oversized_frame),    T(test_first_frame_not_settings),
+	    T(test_stream_states),      T(test_goaway_graceful),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
