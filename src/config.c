@@ -45,6 +45,7 @@ enum {
 	OPT_FALLBACK,
 	OPT_ERROR_PAGE,
 	OPT_LINK_PRELOAD,
+	OPT_NO_HTTP2,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +72,7 @@ static const struct option long_options[] = {
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
     {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -123,6 +125,8 @@ void cachet_config_usage(FILE *f)
 	    "                            for the scripts and stylesheets it loads\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
+	    "      --no-http2            answer the HTTP/2 preface with HTTP/1.1's 505 (HTTP/2\n"
+	    "                            with prior knowledge is on by default)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -431,6 +435,9 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	}
 	case OPT_NO_COMPRESS:
 		cfg->n_codings = 0;
+		return 0;
+	case OPT_NO_HTTP2:
+		cfg->no_http2 = true;
 		return 0;
 	case OPT_CACHE_IMMUTABLE:
 		return add_glob(cfg->cache_globs, &cfg->cache.n_globs, "--cache-immutable", arg,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "cachet/hpack.h"
 #include "cachet/httpdate.h"
 #include "cachet/link_preload.h"
 #include "cachet/manifest.h"
@@ -25,9 +26,10 @@
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
 #define SCAN_DEPTH_MAX 64
 
-/* Room for one entry's blocks: four per representation, and a redirect. */
+/* Room for one entry's blocks (four per representation, and a redirect) or a generation's
+ * errors, each block with its HPACK twin (at most the text's length plus 18 bytes a line). */
 #define HEADS_BLOCKS_MAX (4 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 1)
-#define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX)
+#define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX * 3)
 
 /* Heads are carved out of large chunks, packed end to end (no allocator size classes, no
  * per-allocation overhead: an entry with variants has ~4 KB of blocks, which malloc would round
@@ -56,7 +58,7 @@ struct heads_builder {
 	struct heads_chunk *chunk; /* being filled; the builder holds one count on it */
 	struct {
 		struct cachet_block *blk;
-		size_t off;
+		size_t off, h2_off; /* its text, its HPACK twin */
 	} fix[HEADS_BLOCKS_MAX];
 	char buf[HEADS_MAX];
 };
@@ -206,6 +208,7 @@ static int heads_commit_reprs(struct heads_builder *hb, const struct cachet_repr
 		if (n_reprs && at >= lo && at < lo + rsize) /* a block of a copied representation */
 			blk = (struct cachet_block *)(void *)((char *)r + (at - lo));
 		blk->text = text + hb->fix[i].off;
+		blk->h2.data = (unsigned char *)text + hb->fix[i].h2_off;
 	}
 	hb->len = 0;
 	hb->n = 0;
@@ -248,10 +251,20 @@ static int block_format(struct heads_builder *hb, struct cachet_block *blk, cons
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
+	/* HTTP/2: the same block as HPACK, right after the text, so every block has its twin
+	 * (hpack.h) in the same heads */
+	size_t h2_off = hb->len + (size_t)n + 1; /* texts stay NUL-terminated */
+	uint32_t h2_date;
+	int h2_len = cachet_hpack_encode(tmp, (size_t)n, (unsigned char *)hb->buf + h2_off,
+	                                 sizeof(hb->buf) - h2_off, &h2_date);
+	if (h2_len < 0)
+		return h2_len;
+	blk->h2 = (struct cachet_hpack_block){.len = (uint32_t)h2_len, .date_off = h2_date};
 	hb->fix[hb->n].blk = blk;
 	hb->fix[hb->n].off = hb->len;
+	hb->fix[hb->n].h2_off = h2_off;
 	hb->n++;
-	hb->len += (size_t)n + 1; /* texts stay NUL-terminated */
+	hb->len = h2_off + (size_t)h2_len;
 	return 0;
 }
 
@@ -969,7 +982,7 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		heads_unref(v[i].heads);
+		heads_unref(v[i].heads); /* texts and HPACK twins of its blocks */
 		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);

@@ -41,6 +41,7 @@ struct cachet_config {
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
 	bool link_preload;   /* --link-preload */
+	bool no_http2;       /* --no-http2: the preface is not HTTP/2 (505 as HTTP/1.1) */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
