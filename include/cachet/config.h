@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cachet/accesslog.h"
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
 #include "cachet/store.h"
@@ -51,6 +52,12 @@ struct cachet_config {
 	unsigned watch_debounce_ms;
 	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
 	size_t headers_len;
+	const char *access_log;            /* --access-log FILE ("-": standard output); NULL: off */
+	enum cachet_log_format log_format; /* --log-format */
+	const char *metrics_listen;        /* --metrics HOST:PORT as given; NULL: off */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
+	bool replace; /* --replace: take over from the server named by the pid file */
 };
 
 /**
