@@ -132,6 +132,8 @@ enum field_id {
 	FIELD_IF_UNMODIFIED_SINCE,
 	FIELD_IF_RANGE,
 	FIELD_RANGE,
+	FIELD_REFERER,
+	FIELD_USER_AGENT,
 };
 
 static const struct {
@@ -149,6 +151,8 @@ static const struct {
     {"if-unmodified-since", FIELD_IF_UNMODIFIED_SINCE},
     {"if-range", FIELD_IF_RANGE},
     {"range", FIELD_RANGE},
+    {"referer", FIELD_REFERER},
+    {"user-agent", FIELD_USER_AGENT},
 };
 
 static bool is_tchar(char c)
@@ -514,6 +518,14 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 		return 0;
 	case FIELD_RANGE:
 		set_single(&req->range, &req->n_range, v);
+		return 0;
+	case FIELD_REFERER:
+		if (!req->referer.len)
+			req->referer = v;
+		return 0;
+	case FIELD_USER_AGENT:
+		if (!req->user_agent.len)
+			req->user_agent = v;
 		return 0;
 	case FIELD_OTHER:
 		break;
