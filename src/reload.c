@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachet/notify.h"
 #include "cachet/store.h"
 
 #define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
@@ -82,6 +83,24 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 		rename(tmp, r->status_path);
 }
 
+/* Tells the metrics and systemd how a rescan went (READY=1 ends the RELOADING=1 of its start). */
+static void outcome_publish(struct cachet_reloader *r, const struct outcome *o)
+{
+	char status[600];
+	if (r->metrics) {
+		cachet_metrics_reload(r->metrics, o->ok, o->ms * 1000000);
+		if (o->ok)
+			cachet_metrics_store(r->metrics, o->generation, o->files, o->bytes);
+	}
+	if (o->ok)
+		snprintf(status, sizeof(status), "serving generation %llu: %zu files, %zu bytes",
+		         (unsigned long long)o->generation, o->files, o->bytes);
+	else
+		snprintf(status, sizeof(status), "reload failed: %s; generation %llu keeps serving",
+		         o->error, (unsigned long long)o->generation);
+	cachet_notify_ready(status);
+}
+
 /* Counts what changed between two generations, for the log line. */
 static void diff_count(const struct cachet_store *old, const struct cachet_store *new,
                        struct outcome *o)
@@ -119,6 +138,7 @@ static void acks_wait(struct cachet_reloader *r, uint64_t gen)
 
 static void rescan(struct cachet_reloader *r)
 {
+	cachet_notify_reloading();
 	int64_t t0 = mono_ms(), started_ns = mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
@@ -135,6 +155,7 @@ static void rescan(struct cachet_reloader *r)
 		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
 		        (long long)o.ms, o.error, (unsigned long long)r->generation);
 		status_write(r, &o);
+		outcome_publish(r, &o);
 		return;
 	}
 	diff_count(old, new, &o);
@@ -153,6 +174,7 @@ static void rescan(struct cachet_reloader *r)
 	        (unsigned long long)o.generation, o.added, o.changed, o.removed, o.files, o.bytes,
 	        (long long)o.ms);
 	status_write(r, &o);
+	outcome_publish(r, &o);
 }
 
 static void *reloader_main(void *arg)
