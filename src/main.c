@@ -22,6 +22,7 @@
 
 #include "cachet/config.h"
 #include "cachet/reload.h"
+#include "cachet/service.h"
 #include "cachet/store.h"
 #include "cachet/watch.h"
 #include "cachet/worker.h"
@@ -38,6 +39,7 @@ struct server {
 	sem_t started;
 	struct cachet_reloader reloader;
 	struct cachet_watch watch;
+	struct cachet_service service; /* log, metrics, systemd, --replace */
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -102,7 +104,13 @@ static int listeners_open(struct server *s)
 {
 	struct sockaddr_storage addr = s->cfg.addr;
 	socklen_t len = s->cfg.addr_len;
-	if (addr_port(&addr) != 0) {
+	if (s->service.n_inherited) /* systemd's sockets, given to the workers by service_attach */
+		return getsockname(s->workers[0].listen_fd, (struct sockaddr *)&s->cfg.addr,
+		                   &s->cfg.addr_len) < 0
+		           ? -errno
+		           : 0;
+	/* --replace: the running server holds the port; join its SO_REUSEPORT group instead */
+	if (addr_port(&addr) != 0 && !cachet_service_replacing(&s->service)) {
 		int probe = socket_bound(&s->cfg, (struct sockaddr *)&addr, false);
 		if (probe < 0)
 			return probe;
@@ -251,6 +259,8 @@ static void signals_wait(struct server *s, const sigset_t *set)
 			cachet_reloader_request(&s->reloader);
 		else if (sig == SIGTERM || sig == SIGINT)
 			return;
+		else
+			cachet_service_signal(&s->service, sig); /* SIGUSR1: reopen the log */
 	}
 }
 
@@ -274,6 +284,9 @@ static int serve(struct server *s)
 	}
 
 	char err[512];
+	if (cachet_service_open(&s->service, cfg, s->n_workers, err, sizeof(err)) < 0 ||
+	    cachet_service_attach(&s->service, s->workers, s->n_workers) < 0)
+		return die("%s", err[0] ? err : "cannot use the sockets systemd passed");
 	struct cachet_store *st;
 	struct cachet_store_options opt = cachet_config_store_options(cfg);
 	opt.generation = 1;
@@ -304,10 +317,12 @@ static int serve(struct server *s)
 	sigaddset(&waited, SIGHUP);
 	sigaddset(&waited, SIGTERM);
 	sigaddset(&waited, SIGINT);
+	sigaddset(&waited, SIGUSR1);
 
 	sem_init(&s->started, 0, 0);
 	if ((rc = workers_start(s)) < 0)
 		return die("cannot start workers: %s", strerror(-rc));
+	s->reloader.metrics = &s->service.metrics;
 	rc = cachet_reloader_start(&s->reloader, cfg, &s->shared, s->workers, s->n_workers);
 	if (rc < 0) {
 		workers_stop(s, s->n_workers);
@@ -323,13 +338,17 @@ static int serve(struct server *s)
 		pid_file_write(cfg->pid_file);
 	fprintf(stderr, "cachet: listening on %s (%u threads, %zu files, %zu bytes)\n", where,
 	        s->n_workers, files, bytes);
+	if (cachet_service_start(&s->service, where, files, bytes, err, sizeof(err)) < 0)
+		fprintf(stderr, "cachet: %s\n", err);
 
 	signals_wait(s, &waited);
 	fprintf(stderr, "cachet: stopping\n");
+	cachet_service_drain(&s->service);
 	if (cfg->watch)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
+	cachet_service_close(&s->service);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
 		pid_file_remove(cfg->pid_file);
