@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "cachet/chunked.h"
+#include "cachet/clock.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
@@ -87,6 +88,9 @@ enum op {
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
+/* Draining, an idle keep-alive connection is closed only after this: a request its client sent
+ * meanwhile is still answered (with Connection: close), not met with a closed socket. */
+#define DRAIN_IDLE_NS (1000LL * 1000000)
 #define NIL           UINT32_MAX
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
@@ -132,6 +136,9 @@ struct conn {
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
 	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
 	uint8_t t_kind;          /* enum timer_kind */
+	/* issue 13 (observe): for the access log only */
+	struct cachet_log_remote remote; /* the peer, read at accept when the log is on */
+	int64_t req_start_ns;            /* the current request's first bytes (turn_ns) */
 };
 
 /* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
@@ -186,6 +193,8 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
+	int64_t turn_ns;      /* precise monotonic time of this loop turn; read only when logging */
+	bool drain_idle_done; /* draining: idle connections were closed after their grace */
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -454,6 +463,7 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	c->body = NULL;
 	c->seq++;
 	c->flags = 0;
+	cachet_metrics_add(&w->pub->obs.metrics->closed, 1); /* observe */
 	c->next = w->free_head;
 	w->free_head = conn_slot(w, c);
 	w->live--;
@@ -648,6 +658,10 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 			conn_close(w, c);
 			return len;
 		}
+		/* observe: count and log the answer; the next pipelined request starts now */
+		cachet_observe_h1(&w->pub->obs, n == CACHET_PARSE_ERROR ? NULL : &req, &r,
+		                  &c->remote, c->req_start_ns, w->turn_ns);
+		c->req_start_ns = w->turn_ns;
 	}
 	return off;
 }
@@ -710,6 +724,8 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 {
 	if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
 		return;
+	if (c->in_len == 0 && !body_pending(c))
+		c->req_start_ns = w->turn_ns; /* observe: a request's first bytes */
 	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
 		size_t used = answer(w, c, data, len);
 		data += used;
@@ -758,7 +774,9 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	uint32_t slot;
 	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
-	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
+	cachet_metrics_add(c ? &w->pub->obs.metrics->accepted : &w->pub->obs.metrics->rejected,
+	                   1); /* observe */
+	if (!c) {              /* over --max-connections, or stopping: refuse cleanly */
 		struct io_uring_sqe *sqe = sqe_get(w);
 		io_uring_prep_close(sqe, cqe->res);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
@@ -766,6 +784,8 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	c->fd = cqe->res;
 	c->flags |= OPEN;
+	if (w->pub->obs.log)
+		cachet_observe_remote(c->fd, &c->remote); /* observe: for the log lines */
 	c->t_prev = c->t_next = NIL;
 	timer_set(w, c, T_HEADER);
 	recv_arm(w, c);
@@ -869,6 +889,12 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
  * idle keep-alive connection, or one whose client stopped reading, is closed. */
 static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 {
+	static const enum cachet_metrics_timeout counted[T_KINDS] = {
+	    [T_HEADER] = CACHET_TIMEOUT_HEADER,
+	    [T_IDLE] = CACHET_TIMEOUT_IDLE,
+	    [T_SEND] = CACHET_TIMEOUT_SEND,
+	};
+	cachet_metrics_add(&w->pub->obs.metrics->timeouts[counted[kind]], 1); /* observe */
 	if (kind == T_HEADER && c->in_len && !(c->flags & SEND_INFLIGHT) && !c->out_len &&
 	    !c->body) {
 		struct cachet_request req = {.keep_alive = false, .minor_version = 1};
@@ -876,8 +902,11 @@ static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 		cachet_response_error(w->gen, 408, false, &r);
 		c->in_len = 0;
 		in_release(w, c);
-		if (emit(w, c, &r, &req))
-			return; /* sent at the next flush, closed after it */
+		if (emit(w, c, &r, &req)) {
+			cachet_observe_h1(&w->pub->obs, NULL, &r, &c->remote, c->req_start_ns,
+			                  w->turn_ns); /* observe: the 408 */
+			return;                        /* sent at the next flush, closed after it */
+		}
 	}
 	conn_close(w, c);
 }
@@ -927,6 +956,8 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
+		if (w->pub->obs.log) /* observe: a quiet worker's lines go out within a second */
+			cachet_accesslog_seal(w->pub->obs.log);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -1061,16 +1092,31 @@ bool cachet_worker_zerocopy_supported(void)
 	return ok;
 }
 
-/* Graceful stop, first step: no new connections; idle ones close now, busy ones after their
- * response (emit() adds Connection: close while stopping). */
+/* Draining, once DRAIN_IDLE_NS have passed: the connections still idle are closed. Busy ones
+ * close after their answer (CLOSE_AFTER_SEND, set by stop_begin or by emit() while stopping). */
+static void drain_idle(struct worker *w)
+{
+	w->drain_idle_done = true;
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if ((c->flags & OPEN) && !(c->flags & (CLOSING | SEND_INFLIGHT)) &&
+		    c->out_len == 0 && c->in_len == 0 && !body_pending(c))
+			conn_close(w, c);
+	}
+}
+
+/* Graceful stop (drain), first step: no new connections; busy ones close after their answer,
+ * idle ones after a short grace (drain_idle), each answer carrying Connection: close. */
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
 	w->stop_deadline = now_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
-	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
-	shutdown(w->pub->listen_fd, SHUT_RDWR);
+	 * reference keeps the socket listening and the kernel keeps completing handshakes. A socket
+	 * systemd passed is left alone: systemd keeps it for the next start. */
+	if (!w->pub->listen_shared)
+		shutdown(w->pub->listen_fd, SHUT_RDWR);
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
@@ -1078,16 +1124,15 @@ static void stop_begin(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if (!(c->flags & OPEN) || (c->flags & CLOSING))
 			continue;
-		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 &&
-		    !body_pending(c))
-			conn_close(w, c);
-		else
+		if ((c->flags & SEND_INFLIGHT) || c->out_len || c->in_len || body_pending(c))
 			c->flags |= CLOSE_AFTER_SEND;
 	}
 }
 
 static void worker_cleanup(struct worker *w)
 {
+	if (w->pub->obs.log) /* observe: the last lines, written by the writer's final pass */
+		cachet_accesslog_seal(w->pub->obs.log);
 	for (uint32_t i = 0; i < w->used_conns; i++) {
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
@@ -1123,6 +1168,8 @@ static void worker_loop(struct worker *w)
 		}
 		cachet_httpdate_cache_refresh(&w->date);
 		w->now_ms = (uint32_t)(now_ns() / 1000000);
+		if (w->pub->obs.log) /* observe: request durations */
+			w->turn_ns = cachet_clock_mono_ns();
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -1139,6 +1186,9 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
+		if (w->stopping && !w->drain_idle_done &&
+		    now_ns() > w->stop_deadline - STOP_GRACE_NS + DRAIN_IDLE_NS)
+			drain_idle(w);
 		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
 			return;
 	}
