@@ -250,11 +250,12 @@ static void pid_file_write(const char *path)
 }
 
 /* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
-static void signals_wait(struct server *s, const sigset_t *set)
+static void signals_wait(struct server *s, const sigset_t *set, siginfo_t *stop)
 {
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(set, &si);
+		*stop = si;
 		if (sig == SIGHUP) /* from `cachet --reload` or a plain kill: rescan */
 			cachet_reloader_request(&s->reloader);
 		else if (sig == SIGTERM || sig == SIGINT)
@@ -341,9 +342,10 @@ static int serve(struct server *s)
 	if (cachet_service_start(&s->service, where, files, bytes, err, sizeof(err)) < 0)
 		fprintf(stderr, "cachet: %s\n", err);
 
-	signals_wait(s, &waited);
+	siginfo_t stop;
+	signals_wait(s, &waited, &stop);
 	fprintf(stderr, "cachet: stopping\n");
-	cachet_service_drain(&s->service);
+	cachet_service_drain(&s->service, &stop, s->workers[0].listen_fd);
 	if (cfg->watch)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);

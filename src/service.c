@@ -8,7 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
+
+/* How long a replaced server keeps accepting after steering new connections away: what is
+ * already in its accept queues is taken and answered instead of being reset by the close. */
+#define STEER_DRAIN_NS 200000000L
 
 static uint64_t log_dropped(const void *arg)
 {
@@ -34,6 +41,7 @@ int cachet_service_open(struct cachet_service *sv, const struct cachet_config *c
 {
 	memset(sv, 0, sizeof(*sv));
 	sv->cfg = cfg;
+	sv->n_workers = n_workers;
 	sv->log.fd = -1;
 	int rc = cachet_metrics_init(&sv->metrics, n_workers);
 	if (rc < 0) {
@@ -113,7 +121,9 @@ int cachet_service_start(struct cachet_service *sv, const char *where, uint64_t 
 	/* Serving now (the workers accept, the pid file names this process): the old server may
 	 * drain. Its listeners leave the port's SO_REUSEPORT group; ours keep it. */
 	if (sv->replaced) {
-		if (kill(sv->replaced, SIGTERM) < 0)
+		/* the value tells it how many listeners we added to the port's group (steer) */
+		if (sigqueue(sv->replaced, SIGTERM,
+		             (union sigval){.sival_int = (int)sv->n_workers}) < 0)
 			fprintf(stderr, "cachet: --replace: cannot signal pid %ld: %s\n",
 			        (long)sv->replaced, strerror(errno));
 		else
@@ -133,10 +143,44 @@ void cachet_service_signal(struct cachet_service *sv, int sig)
 		cachet_accesslog_reopen(&sv->log);
 }
 
-void cachet_service_drain(struct cachet_service *sv)
+/*
+ * Replaced by a server that joined the port's SO_REUSEPORT group after us: its n_new listeners
+ * sit after our n_own ones in the group (the kernel appends, and our predecessor's were gone when
+ * it bound). A classic BPF program on the group sends every new connection to one of them, chosen
+ * at random; then ours are left to empty their accept queues before the workers close them.
+ * Without this, what the kernel queued on our listeners at the close is reset (unless
+ * net.ipv4.tcp_migrate_req=1 moves it). The program outlives us harmlessly: an index past the
+ * group's end falls back to the kernel's hash. Returns 0 or -errno.
+ */
+static int steer_away(int listen_fd, unsigned n_own, unsigned n_new)
+{
+	struct sock_filter code[] = {
+	    {BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)},
+	    {BPF_ALU | BPF_MOD | BPF_K, 0, 0, n_new},
+	    {BPF_ALU | BPF_ADD | BPF_K, 0, 0, n_own},
+	    {BPF_RET | BPF_A, 0, 0, 0},
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+	if (setsockopt(listen_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		return -errno;
+	return 0;
+}
+
+void cachet_service_drain(struct cachet_service *sv, const siginfo_t *si, int listen_fd)
 {
 	atomic_store(&sv->metrics.draining, true);
 	cachet_notify_stopping("draining: finishing the answers in flight");
+	int n_new = si && si->si_code == SI_QUEUE ? si->si_value.sival_int : 0;
+	if (n_new <= 0 || n_new > 4096 || sv->n_inherited || listen_fd < 0)
+		return;
+	int rc = steer_away(listen_fd, sv->n_workers, (unsigned)n_new);
+	if (rc < 0) {
+		fprintf(stderr, "cachet: drain: cannot steer new connections away: %s\n",
+		        strerror(-rc));
+		return;
+	}
+	struct timespec t = {.tv_nsec = STEER_DRAIN_NS};
+	nanosleep(&t, NULL);
 }
 
 void cachet_service_close(struct cachet_service *sv)

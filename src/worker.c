@@ -773,10 +773,11 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	uint32_t slot;
-	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
+	/* draining, what was accepted still gets its answer (with Connection: close) */
+	struct conn *c = conn_alloc(w, &slot);
 	cachet_metrics_add(c ? &w->pub->obs.metrics->accepted : &w->pub->obs.metrics->rejected,
 	                   1); /* observe */
-	if (!c) {              /* over --max-connections, or stopping: refuse cleanly */
+	if (!c) {              /* over --max-connections: refuse cleanly */
 		struct io_uring_sqe *sqe = sqe_get(w);
 		io_uring_prep_close(sqe, cqe->res);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
@@ -1105,8 +1106,8 @@ static void drain_idle(struct worker *w)
 	}
 }
 
-/* Graceful stop (drain), first step: no new connections; busy ones close after their answer,
- * idle ones after a short grace (drain_idle), each answer carrying Connection: close. */
+/* Graceful stop (drain), first step: no new connections; each connection closes after its next
+ * answer (which carries Connection: close), idle ones after a short grace (drain_idle). */
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
@@ -1120,13 +1121,9 @@ static void stop_begin(struct worker *w)
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
-	for (uint32_t i = 0; i < w->used_conns; i++) {
-		struct conn *c = &w->conns[i];
-		if (!(c->flags & OPEN) || (c->flags & CLOSING))
-			continue;
-		if ((c->flags & SEND_INFLIGHT) || c->out_len || c->in_len || body_pending(c))
-			c->flags |= CLOSE_AFTER_SEND;
-	}
+	/* Connections are not closed here: an answer already on its way says keep-alive, and its
+	 * client may be sending the next request. That next answer carries Connection: close and
+	 * the connection closes after it; the idle ones go at drain_idle(). */
 }
 
 static void worker_cleanup(struct worker *w)

@@ -5,6 +5,7 @@
 #define CACHET_SERVICE_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -19,6 +20,7 @@ struct cachet_service {
 	struct cachet_metrics metrics; /* always counted; served only with --metrics */
 	struct cachet_accesslog log;
 	bool log_on;
+	unsigned n_workers;
 	pid_t replaced; /* --replace: the running server to take over from; 0: none */
 	int inherited[CACHET_NOTIFY_FDS_MAX]; /* listening sockets from systemd */
 	unsigned n_inherited;
@@ -52,8 +54,13 @@ int cachet_service_start(struct cachet_service *sv, const char *where, uint64_t 
 /** A signal other than SIGHUP/SIGTERM/SIGINT: SIGUSR1 reopens the access log. */
 void cachet_service_signal(struct cachet_service *sv, int sig);
 
-/** A graceful stop begins: /healthz turns 503, systemd hears STOPPING=1. */
-void cachet_service_drain(struct cachet_service *sv);
+/**
+ * A graceful stop begins: /healthz turns 503, systemd hears STOPPING=1. When the stop came from a
+ * --replace (si: SIGTERM queued with the new server's worker count), new connections are steered
+ * to the new server's listeners first and ours get a moment to empty their queues (listen_fd:
+ * any of ours). Returns when the workers may be told to stop.
+ */
+void cachet_service_drain(struct cachet_service *sv, const siginfo_t *si, int listen_fd);
 
 /** After the workers exited: writes every log line left, stops the threads, frees. */
 void cachet_service_close(struct cachet_service *sv);
