@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/filter.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 /* How long a replaced server keeps accepting after steering new connections away: what is
@@ -99,6 +101,10 @@ int cachet_service_attach(struct cachet_service *sv, struct cachet_worker *worke
 		int fd = fcntl(sv->inherited[i % sv->n_inherited], F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			return -errno;
+		/* as for cachet's own listeners: accepted sockets inherit it (pipelined answers
+		 * must not wait for an ACK) */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		workers[i].listen_fd = fd;
 		workers[i].listen_shared = true;
 	}
