@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "cachet/chars.h"
 #include "cachet/span.h"
+#include "cachet/store.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -91,8 +93,9 @@ void cachet_config_usage(FILE *f)
 	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
 	    "                            set (default: one per CPU cachet may run on)\n"
 	    "      --pid-file FILE       write the pid here once listening, remove it on exit;\n"
-	    "                            --reload reads it (default " CACHET_DEFAULT_PID_FILE ",\n"
-	    "                            '' for none)\n"
+	    "                            --reload reads it (default /run/cachet.pid when /run\n"
+	    "                            is writable, else $XDG_RUNTIME_DIR/cachet.pid, else\n"
+	    "                            /tmp/cachet.pid; '' for none)\n"
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
@@ -162,7 +165,7 @@ static int parse_port(const char *s, in_port_t *port)
 	return 0;
 }
 
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len)
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon;
@@ -173,7 +176,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 			return -EINVAL;
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		struct sockaddr_in6 *a6 = &addr->in6;
 		a6->sin6_family = AF_INET6;
 		*len = sizeof(*a6);
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
@@ -185,7 +188,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 		return -EINVAL;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
-	struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+	struct sockaddr_in *a4 = &addr->in;
 	a4->sin_family = AF_INET;
 	*len = sizeof(*a4);
 	if (strcmp(host, "localhost") == 0)
@@ -197,10 +200,28 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 	return parse_port(colon + 1, &a4->sin_port);
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the message into err and returns -EINVAL, for `return bad(...)` on every rejection. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
-	snprintf(err, errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, as in main.c
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
+}
+
+/* A Cache-Control value goes into every response head as it is: any control character (CR and
+ * LF would split the head, the others are invalid in a field value) is refused. */
+static bool has_field_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (cachet_char_is_field_ctl(*s))
+			return true;
+	return false;
 }
 
 static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, char *err,
@@ -333,6 +354,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		return 0;
 	case OPT_PID_FILE:
 		cfg->pid_file = arg[0] ? arg : NULL;
+		cfg->pid_file_set = true;
 		return 0;
 	case OPT_RELOAD:
 		cfg->mode = CACHET_MODE_RELOAD;
@@ -389,10 +411,12 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
 	case OPT_CACHE_DEFAULT:
-		if (!arg[0] || strpbrk(arg, "\r\n"))
-			return bad(err, errlen,
-			           "--cache-default: expected a Cache-Control value, got '%s'",
-			           arg);
+		if (!arg[0])
+			return bad(err, errlen, "%s",
+			           "--cache-default: expected a Cache-Control value");
+		if (has_field_ctl(arg))
+			return bad(err, errlen, "%s",
+			           "--cache-default: control character in the value");
 		cfg->cache.default_value = arg;
 		return 0;
 	case OPT_USER:
@@ -461,10 +485,7 @@ static int metrics_check(struct cachet_config *cfg, char *err, size_t errlen)
 	                               &cfg->metrics_addr_len) < 0)
 		return bad(err, errlen, "--metrics: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->metrics_listen);
-	in_port_t port; /* sin_port and sin6_port share their offset */
-	memcpy(&port, (const char *)&cfg->addr + offsetof(struct sockaddr_in, sin_port),
-	       sizeof(port));
-	if (port != 0 && cfg->metrics_addr_len == cfg->addr_len &&
+	if (cachet_sockaddr_port(&cfg->addr) != 0 && cfg->metrics_addr_len == cfg->addr_len &&
 	    memcmp(&cfg->metrics_addr, &cfg->addr, cfg->addr_len) == 0)
 		return bad(err, errlen, "--metrics: %s is the content address (--listen)",
 		           cfg->metrics_listen);
@@ -478,7 +499,6 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->root = ".";
 	cfg->listen = CACHET_DEFAULT_LISTEN;
 	cfg->max_connections = 65536;
-	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
 	cfg->codings[0] = CACHET_CODING_ZSTD;
 	cfg->codings[1] = CACHET_CODING_BR;
@@ -505,16 +525,16 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	if (cachet_config_parse_listen(cfg->listen, &cfg->addr, &cfg->addr_len) < 0)
 		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->listen);
-	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
+	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
-	if (cfg->replace && !cfg->pid_file)
+	if (cfg->replace && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--replace needs a pid file");
 	return metrics_check(cfg, err, errlen);
 }
 
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg)
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
 	                                     .codings = cfg->codings,
 	                                     .n_codings = cfg->n_codings,
 	                                     .cache = &cfg->cache,

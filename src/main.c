@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -89,12 +91,6 @@ static int socket_bound(const struct cachet_config *cfg, const struct sockaddr *
 	return fd;
 }
 
-static in_port_t addr_port(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
-	                                : ((const struct sockaddr_in *)a)->sin_port;
-}
-
 /* One SO_REUSEPORT listener per worker. For an explicit port, a plain bind first proves the port
  * is free: reuseport sockets of the same user would otherwise silently share it with another
  * cachet. For port 0, the first listener binds port 0 itself (the kernel never hands out a port in
@@ -102,43 +98,42 @@ static in_port_t addr_port(const struct sockaddr_storage *a)
  * process could be given the same port. */
 static int listeners_open(struct server *s)
 {
-	struct sockaddr_storage addr = s->cfg.addr;
+	union cachet_sockaddr addr = s->cfg.addr;
 	socklen_t len = s->cfg.addr_len;
 	if (s->service.n_inherited) /* systemd's sockets, given to the workers by service_attach */
-		return getsockname(s->workers[0].listen_fd, (struct sockaddr *)&s->cfg.addr,
-		                   &s->cfg.addr_len) < 0
+		return getsockname(s->workers[0].listen_fd, &s->cfg.addr.sa, &s->cfg.addr_len) < 0
 		           ? -errno
 		           : 0;
 	/* --replace: the running server holds the port; join its SO_REUSEPORT group instead */
-	if (addr_port(&addr) != 0 && !cachet_service_replacing(&s->service)) {
-		int probe = socket_bound(&s->cfg, (struct sockaddr *)&addr, false);
+	if (cachet_sockaddr_port(&addr) != 0 && !cachet_service_replacing(&s->service)) {
+		int probe = socket_bound(&s->cfg, &addr.sa, false);
 		if (probe < 0)
 			return probe;
 		close(probe);
 	}
 	for (unsigned i = 0; i < s->n_workers; i++) {
-		int fd = socket_bound(&s->cfg, (struct sockaddr *)&addr, true);
+		int fd = socket_bound(&s->cfg, &addr.sa, true);
 		if (fd < 0)
 			return fd;
 		s->workers[i].listen_fd = fd;
 		if (listen(fd, LISTEN_BACKLOG) < 0)
 			return -errno;
-		if (i == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		if (i == 0 && getsockname(fd, &addr.sa, &len) < 0)
 			return -errno;
 	}
 	s->cfg.addr = addr;
 	return 0;
 }
 
-static void addr_format(const struct sockaddr_storage *a, char *out, size_t outlen)
+static void addr_format(const union cachet_sockaddr *a, char *out, size_t outlen)
 {
 	char host[INET6_ADDRSTRLEN];
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	if (a->sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = &a->in6;
 		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
 		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
 	} else {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *a4 = &a->in;
 		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
 		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
 	}
@@ -230,23 +225,25 @@ static int workers_start(struct server *s)
 /* Removes the pid file only if it is still ours: another cachet may have started since. */
 static void pid_file_remove(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	long pid = 0;
-	if (!f)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char text[32];
+	if (fd < 0)
 		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strtol(text, NULL, 10) == (long)getpid())
 		unlink(path);
-	fclose(f);
 }
 
+/* Through cachet_reload_file_write: never through a symlink planted at the name. */
 static void pid_file_write(const char *path)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0)
-		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(errno));
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	int rc = cachet_reload_file_write(path, text, (size_t)n);
+	if (rc < 0)
+		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(-rc));
 }
 
 /* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
@@ -289,7 +286,8 @@ static int serve(struct server *s)
 	    cachet_service_attach(&s->service, s->workers, s->n_workers) < 0)
 		return die("%s", err[0] ? err : "cannot use the sockets systemd passed");
 	struct cachet_store *st;
-	struct cachet_store_options opt = cachet_config_store_options(cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(cfg, &opt);
 	opt.generation = 1;
 	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
 	 * one thread (the default) so as not to take CPU from the workers. */
@@ -350,6 +348,7 @@ static int serve(struct server *s)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
+	cachet_reloader_release(&s->reloader);
 	cachet_service_close(&s->service);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
@@ -361,9 +360,14 @@ static int serve(struct server *s)
 int main(int argc, char **argv)
 {
 	static struct server s; /* owned by the main thread; workers see only what they are given */
+	static char pid_file[PATH_MAX];
 	char err[512];
 	if (cachet_config_parse(&s.cfg, argc, argv, err, sizeof(err)) < 0)
 		return die("%s", err);
+	if (!s.cfg.pid_file_set) {
+		cachet_reload_default_pid_file(pid_file, sizeof(pid_file));
+		s.cfg.pid_file = pid_file;
+	}
 	switch (s.cfg.mode) {
 	case CACHET_MODE_HELP:
 		cachet_config_usage(stdout);

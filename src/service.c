@@ -62,9 +62,8 @@ int cachet_service_open(struct cachet_service *sv, const struct cachet_config *c
 		sv->metrics.log_dropped_arg = &sv->log;
 	}
 	if (cfg->metrics_listen) {
-		rc =
-		    cachet_metrics_listen(&sv->metrics, (const struct sockaddr *)&cfg->metrics_addr,
-		                          cfg->metrics_addr_len);
+		rc = cachet_metrics_listen(&sv->metrics, &cfg->metrics_addr.sa,
+		                           cfg->metrics_addr_len);
 		if (rc < 0) {
 			snprintf(err, errlen, "--metrics: cannot listen on %s: %s",
 			         cfg->metrics_listen, strerror(-rc));

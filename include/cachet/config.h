@@ -10,13 +10,12 @@
 #include "cachet/accesslog.h"
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
-#include "cachet/store.h"
+#include "cachet/sockaddr.h"
 
 #define CACHET_VERSION "0.1.0"
 
 #define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define CACHET_CONFIG_GLOBS_MAX 32
-#define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
 /** Most bytes all --add-header lines may take together: they are copied into every block. */
 #define CACHET_CONFIG_HEADERS_MAX 1024
 
@@ -31,10 +30,11 @@ struct cachet_config {
 	enum cachet_mode mode;
 	const char *root;
 	const char *listen; /* as given, for messages */
-	struct sockaddr_storage addr;
+	union cachet_sockaddr addr;
 	socklen_t addr_len;
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
-	const char *pid_file; /* CACHET_DEFAULT_PID_FILE unless given; NULL after --pid-file '' */
+	const char *pid_file; /* as given; NULL when not given, or after --pid-file '' */
+	bool pid_file_set;    /* --pid-file given; else main picks cachet_reload_default_pid_file */
 	size_t max_connections;
 	bool max_connections_set; /* given explicitly: warn if the descriptor limit cuts it */
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
@@ -55,7 +55,7 @@ struct cachet_config {
 	const char *access_log;            /* --access-log FILE ("-": standard output); NULL: off */
 	enum cachet_log_format log_format; /* --log-format */
 	const char *metrics_listen;        /* --metrics HOST:PORT as given; NULL: off */
-	struct sockaddr_storage metrics_addr;
+	union cachet_sockaddr metrics_addr;
 	socklen_t metrics_addr_len;
 	bool replace; /* --replace: take over from the server named by the pid file */
 };
@@ -67,10 +67,12 @@ struct cachet_config {
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len);
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len);
 
-/** The store-build options the configuration asks for (generation left 0). */
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg);
+struct cachet_store_options;
+
+/** Fills opt with the store-build options the configuration asks for (generation left 0). */
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt);
 
 /** Writes the usage text to f. */
 void cachet_config_usage(FILE *f);
