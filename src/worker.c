@@ -88,9 +88,10 @@ enum op {
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
-/* Draining, an idle keep-alive connection is closed only after this: a request its client sent
- * meanwhile is still answered (with Connection: close), not met with a closed socket. */
-#define DRAIN_IDLE_NS (1000LL * 1000000)
+/* Draining, a keep-alive connection is closed once it has been idle this long: its client's
+ * next request is answered (with Connection: close) rather than met with a closed socket, and a
+ * client that has been quiet this long is unlikely to be sending at that very moment. */
+#define DRAIN_IDLE_MS 2000u
 #define NIL           UINT32_MAX
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
@@ -193,8 +194,10 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
-	int64_t turn_ns;      /* precise monotonic time of this loop turn; read only when logging */
-	bool drain_idle_done; /* draining: idle connections were closed after their grace */
+	int64_t turn_ns; /* precise monotonic time of this loop turn; read only when logging */
+	/* The multishot accept has not posted its last CQE. A stopping worker waits for it: a
+	 * connection it accepted after the loop ended would stay open, unanswered, until exit. */
+	bool accept_armed;
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -759,13 +762,17 @@ static void accept_arm(struct worker *w)
 {
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	w->accept_armed = true;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
 }
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
-		accept_arm(w);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		w->accept_armed = false;
+		if (!w->stopping)
+			accept_arm(w);
+	}
 	if (cqe->res < 0) {
 		if (cqe->res != -ECANCELED)
 			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
@@ -928,6 +935,19 @@ static void timers_expire(struct worker *w)
 	}
 }
 
+/* Draining, at each tick: closes the keep-alive connections idle for DRAIN_IDLE_MS. Busy ones
+ * close after their next answer (emit() adds Connection: close while stopping). */
+static void drain_idle(struct worker *w)
+{
+	uint32_t since = w->timeout_ms[T_IDLE]; /* an idle timer was set this long before expiry */
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if ((c->flags & OPEN) && !(c->flags & CLOSING) && c->t_kind == T_IDLE &&
+		    (int32_t)(w->now_ms - (c->t_deadline - since)) >= (int32_t)DRAIN_IDLE_MS)
+			conn_close(w, c);
+	}
+}
+
 static void wake_arm(struct worker *w)
 {
 	struct io_uring_sqe *sqe = sqe_get(w);
@@ -957,6 +977,8 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
+		if (w->stopping)
+			drain_idle(w);
 		if (w->pub->obs.log) /* observe: a quiet worker's lines go out within a second */
 			cachet_accesslog_seal(w->pub->obs.log);
 		return;
@@ -1093,19 +1115,6 @@ bool cachet_worker_zerocopy_supported(void)
 	return ok;
 }
 
-/* Draining, once DRAIN_IDLE_NS have passed: the connections still idle are closed. Busy ones
- * close after their answer (CLOSE_AFTER_SEND, set by stop_begin or by emit() while stopping). */
-static void drain_idle(struct worker *w)
-{
-	w->drain_idle_done = true;
-	for (uint32_t i = 0; i < w->used_conns; i++) {
-		struct conn *c = &w->conns[i];
-		if ((c->flags & OPEN) && !(c->flags & (CLOSING | SEND_INFLIGHT)) &&
-		    c->out_len == 0 && c->in_len == 0 && !body_pending(c))
-			conn_close(w, c);
-	}
-}
-
 /* Graceful stop (drain), first step: no new connections; each connection closes after its next
  * answer (which carries Connection: close), idle ones after a short grace (drain_idle). */
 static void stop_begin(struct worker *w)
@@ -1123,7 +1132,7 @@ static void stop_begin(struct worker *w)
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
 	/* Connections are not closed here: an answer already on its way says keep-alive, and its
 	 * client may be sending the next request. That next answer carries Connection: close and
-	 * the connection closes after it; the idle ones go at drain_idle(). */
+	 * the connection closes after it; the idle ones go in drain_idle(). */
 }
 
 static void worker_cleanup(struct worker *w)
@@ -1183,10 +1192,8 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping && !w->drain_idle_done &&
-		    now_ns() > w->stop_deadline - STOP_GRACE_NS + DRAIN_IDLE_NS)
-			drain_idle(w);
-		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
+		if (w->stopping &&
+		    ((w->live == 0 && !w->accept_armed) || now_ns() > w->stop_deadline))
 			return;
 	}
 }

@@ -17,8 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Server, ServedTree, Skip, cachet_bin, connect, expect_status,  # noqa: E402
-                     main, read_response, request, send, test)
+from harness import (ProtocolError, Server, ServedTree, Skip, cachet_bin, connect,  # noqa: E402
+                     expect_status, main, read_response, request, send, test)
 
 FILES = {"index.html": "<!doctype html><p>hello</p>\n", "app.js": "console.log(1);\n" * 64,
          "a.txt": "x" * 1024}
@@ -405,36 +405,58 @@ def socket_activation():
 # --replace
 
 class Load:
-    """Clients on keep-alive connections in a loop, bounded in time; counts every failure."""
+    """Clients on keep-alive connections in a loop, bounded in time; counts every failure.
+
+    One case is not a failure, as for any HTTP client (RFC 9112 §9.3.1): a connection reused
+    for keep-alive that the server closed while idle, found closed before a byte of the answer.
+    The request is idempotent and is retried once on a new connection (counted in `retried`).
+    Draining closes connections idle for 2 s; on a loaded machine a client thread can stall
+    that long between two requests."""
 
     def __init__(self, port, clients=8, seconds=8.0):
         self.port = port
-        self.deadline = time.monotonic() + seconds
+        self.start = time.monotonic()
+        self.deadline = self.start + seconds
         self.ok = 0
+        self.retried = 0
         self.errors = []
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
         for th in self.threads:
             th.start()
 
+    def one(self, s):
+        send(s, request("GET", "/a.txt"))
+        r = read_response(s)
+        if r.status != 200:
+            raise AssertionError("status %d" % r.status)
+        return "close" in r.connection_tokens()
+
     def run(self):
         s = None
-        ok = 0
+        ok = retried = 0
         while time.monotonic() < self.deadline:
+            reused = s is not None
             try:
                 if s is None:
                     s = connect(self.port)
-                send(s, request("GET", "/a.txt"))
-                r = read_response(s)
-                if r.status != 200:
-                    raise AssertionError("status %d" % r.status)
+                try:
+                    closing = self.one(s)
+                except ProtocolError as e:
+                    if not reused or "before a response" not in str(e):
+                        raise
+                    s.close()
+                    s = None
+                    retried += 1
+                    s = connect(self.port)
+                    closing = self.one(s)
                 ok += 1
-                if "close" in r.connection_tokens():
+                if closing:
                     s.close()
                     s = None
             except Exception as e:  # noqa: B902 - every failure is counted and reported
                 with self.lock:
-                    self.errors.append(repr(e))
+                    self.errors.append("%.2f s: %r" % (time.monotonic() - self.start, e))
                 if s is not None:
                     s.close()
                 s = None
@@ -442,6 +464,7 @@ class Load:
             s.close()
         with self.lock:
             self.ok += ok
+            self.retried += retried
 
     def join(self):
         for th in self.threads:
@@ -479,6 +502,8 @@ def replace_rolling_under_load():
                 s.stop()
         assert not load.errors, (len(load.errors), load.errors[:5], load.ok)
         assert load.ok > 100, load.ok
+        print("# %d answers, %d idle keep-alive connections closed and retried" % (
+            load.ok, load.retried))
 
 
 @test
