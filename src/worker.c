@@ -29,6 +29,7 @@
 #include "cachet/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -766,6 +767,8 @@ static void accept_arm(struct worker *w)
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
 }
 
+static void conn_adopt(struct worker *w, int fd);
+
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -779,18 +782,25 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 			        strerror(-cqe->res));
 		return;
 	}
+	conn_adopt(w, cqe->res);
+}
+
+/* A socket accepted (by the multishot accept, or by stop_begin emptying the queue) becomes a
+ * connection; over --max-connections it is closed at once. Draining, it still gets its answer
+ * (with Connection: close). */
+static void conn_adopt(struct worker *w, int fd)
+{
 	uint32_t slot;
-	/* draining, what was accepted still gets its answer (with Connection: close) */
 	struct conn *c = conn_alloc(w, &slot);
 	cachet_metrics_add(c ? &w->pub->obs.metrics->accepted : &w->pub->obs.metrics->rejected,
 	                   1); /* observe */
 	if (!c) {              /* over --max-connections: refuse cleanly */
 		struct io_uring_sqe *sqe = sqe_get(w);
-		io_uring_prep_close(sqe, cqe->res);
+		io_uring_prep_close(sqe, fd);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
 		return;
 	}
-	c->fd = cqe->res;
+	c->fd = fd;
 	c->flags |= OPEN;
 	if (w->pub->obs.log)
 		cachet_observe_remote(c->fd, &c->remote); /* observe: for the log lines */
@@ -1125,8 +1135,19 @@ static void stop_begin(struct worker *w)
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
 	 * reference keeps the socket listening and the kernel keeps completing handshakes. A socket
 	 * systemd passed is left alone: systemd keeps it for the next start. */
-	if (!w->pub->listen_shared)
+	if (!w->pub->listen_shared) {
+		/* What the kernel already queued is taken first: closing a listener resets the
+		 * connections in its queue. With --replace, new ones go to the new server by now
+		 * (service.c steers them), so the queue only shrinks while this runs. */
+		int fd, flags = fcntl(w->pub->listen_fd, F_GETFL);
+		if (flags >= 0 && fcntl(w->pub->listen_fd, F_SETFL, flags | O_NONBLOCK) == 0)
+			for (uint32_t n = 0;
+			     n < w->n_conns &&
+			     (fd = accept4(w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;
+			     n++)
+				conn_adopt(w, fd);
 		shutdown(w->pub->listen_fd, SHUT_RDWR);
+	}
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
