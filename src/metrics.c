@@ -155,6 +155,7 @@ static void put(struct out *o, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, as in config.c
 	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= o->cap - o->len)

@@ -66,7 +66,7 @@ void cachet_observe_remote(int fd, struct cachet_log_remote *out)
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-	} a;
+	} a = {0};
 	socklen_t len = sizeof(a);
 	memset(out, 0, sizeof(*out));
 	if (getpeername(fd, &a.sa, &len) < 0)

@@ -187,6 +187,9 @@ struct worker {
 	uint32_t gen_sends;       /* in-flight sends pinning gen */
 	struct gen_pin retired[RETIRED_MAX];
 	bool stopping;
+	/* The multishot accept has not posted its last CQE. A stopping worker waits for it: a
+	 * connection it accepted after the loop ended would stay open, unanswered, until exit. */
+	bool accept_armed;
 	int64_t stop_deadline;
 	struct timer_list timers[T_KINDS];
 	uint32_t timeout_ms[T_KINDS];
@@ -196,9 +199,6 @@ struct worker {
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
 	int64_t turn_ns; /* precise monotonic time of this loop turn; read only when logging */
-	/* The multishot accept has not posted its last CQE. A stopping worker waits for it: a
-	 * connection it accepted after the loop ended would stay open, unanswered, until exit. */
-	bool accept_armed;
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)

@@ -75,14 +75,15 @@ struct cachet_accesslog_buf {
 
 struct cachet_accesslog;
 
-/** One worker's side. Only `dropped` is read by other threads (metrics, the writer). */
+/** One worker's side. Only `dropped` is read by other threads (metrics, the writer). Aligned to
+ *  a cache line: two workers' sides never share one. */
 struct cachet_accesslog_worker {
+	alignas(64) atomic_uint_fast64_t dropped; /* lines dropped: the writer fell behind */
 	struct cachet_accesslog *log;
 	struct cachet_accesslog_buf *bufs; /* CACHET_ACCESSLOG_NBUF, allocated by open */
-	unsigned cur;                      /* the worker's buffer */
-	unsigned wnext;                    /* the writer's next buffer (writer only) */
 	struct cachet_accesslog_clock clock;
-	alignas(64) atomic_uint_fast64_t dropped; /* lines dropped: the writer fell behind */
+	unsigned cur;   /* the worker's buffer */
+	unsigned wnext; /* the writer's next buffer (writer only) */
 };
 
 struct cachet_accesslog {

@@ -40,6 +40,7 @@ struct cachet_config {
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
+	bool replace;        /* --replace: take over from the server named by the pid file */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
@@ -52,12 +53,11 @@ struct cachet_config {
 	unsigned watch_debounce_ms;
 	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
 	size_t headers_len;
-	const char *access_log;            /* --access-log FILE ("-": standard output); NULL: off */
-	enum cachet_log_format log_format; /* --log-format */
-	const char *metrics_listen;        /* --metrics HOST:PORT as given; NULL: off */
+	const char *access_log;     /* --access-log FILE ("-": standard output); NULL: off */
+	const char *metrics_listen; /* --metrics HOST:PORT as given; NULL: off */
 	union cachet_sockaddr metrics_addr;
 	socklen_t metrics_addr_len;
-	bool replace; /* --replace: take over from the server named by the pid file */
+	enum cachet_log_format log_format; /* --log-format */
 };
 
 /**
