@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "cachet/chars.h"
+#include "cachet/path.h"
 #include "cachet/span.h"
 #include "cachet/store.h"
 
@@ -46,6 +47,9 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_METRICS,
 	OPT_REPLACE,
+	OPT_FALLBACK,
+	OPT_ERROR_PAGE,
+	OPT_LINK_PRELOAD,
 };
 
 static const struct option long_options[] = {
@@ -73,6 +77,9 @@ static const struct option long_options[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"replace", no_argument, NULL, OPT_REPLACE},
+    {"fallback", required_argument, NULL, OPT_FALLBACK},
+    {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
+    {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -118,6 +125,11 @@ void cachet_config_usage(FILE *f)
 	    "                            when their name looks hashed (repeatable)\n"
 	    "      --add-header 'NAME: VALUE'  add this field to 200, 206, 304 and 301 answers\n"
 	    "                            (repeatable; e.g. CORS or security headers)\n"
+	    "      --fallback PATH       answer GET/HEAD of a missing path without an extension\n"
+	    "                            with this file of ROOT (a single-page app's /index.html)\n"
+	    "      --error-page 404=PATH the body of 404 answers: this file of ROOT\n"
+	    "      --link-preload        add a Link: rel=preload field to each HTML file's 200s\n"
+	    "                            for the scripts and stylesheets it loads\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
 	    "      --access-log FILE     log every answered request to FILE ('-': standard\n"
@@ -336,6 +348,40 @@ static int add_header(struct cachet_config *cfg, const char *arg, char *err, siz
 	return 0;
 }
 
+/* A file of ROOT named by an option: "/index.html" or "index.html", normalized as a request path
+ * would be, into out (CACHET_PATH_MAX). One that climbs out of ROOT, or names a directory or
+ * nothing, is refused. Whether the file exists is the store build's to say. */
+static int root_file(const char *name, const char *arg, char *out, char *err, size_t errlen)
+{
+	char tmp[CACHET_PATH_MAX + 1];
+	int n = -EINVAL;
+	if (arg[0] && strlen(arg) < sizeof(tmp) - 1) {
+		snprintf(tmp, sizeof(tmp), "%s%s", arg[0] == '/' ? "" : "/", arg);
+		n = strpbrk(tmp, "?#%")
+		        ? -EINVAL
+		        : cachet_path_normalize(tmp, strlen(tmp), out, CACHET_PATH_MAX);
+	}
+	if (n <= 1 || out[n - 1] == '/') {
+		snprintf(err, errlen, "%s: expected a file inside ROOT, got '%s'", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --error-page STATUS=PATH: only 404 has a page (the answer for a missing file). */
+static int error_page(struct cachet_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq - arg != 3 || strncmp(arg, "404", 3) != 0) {
+		snprintf(err, errlen,
+		         "--error-page: expected 404=PATH (404 is the only status with a page), "
+		         "got '%s'",
+		         arg);
+		return -EINVAL;
+	}
+	return root_file("--error-page", eq + 1, cfg->error_page, err, errlen);
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -410,6 +456,13 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		                "--cache-revalidate", arg, err, errlen);
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
+	case OPT_FALLBACK:
+		return root_file("--fallback", arg, cfg->fallback, err, errlen);
+	case OPT_ERROR_PAGE:
+		return error_page(cfg, arg, err, errlen);
+	case OPT_LINK_PRELOAD:
+		cfg->link_preload = true;
+		return 0;
 	case OPT_CACHE_DEFAULT:
 		if (!arg[0])
 			return bad(err, errlen, "%s",
@@ -534,9 +587,13 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 
 void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
-	                                     .codings = cfg->codings,
-	                                     .n_codings = cfg->n_codings,
-	                                     .cache = &cfg->cache,
-	                                     .extra_headers = cfg->headers};
+	*opt =
+	    (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	                                  .codings = cfg->codings,
+	                                  .n_codings = cfg->n_codings,
+	                                  .cache = &cfg->cache,
+	                                  .extra_headers = cfg->headers,
+	                                  .fallback = cfg->fallback[0] ? cfg->fallback : NULL,
+	                                  .error_page = cfg->error_page[0] ? cfg->error_page : NULL,
+	                                  .link_preload = cfg->link_preload};
 }

@@ -195,7 +195,7 @@ static void workers_stop(struct server *s, unsigned started)
 	for (unsigned i = 0; i < started; i++)
 		cachet_worker_wake(&s->workers[i]);
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(s->workers[i].thread, NULL);
+		cachet_worker_join(&s->workers[i]); /* joins, then closes its wake eventfd */
 }
 
 /* Starts every worker and waits until each has its ring; any failure stops them all. */

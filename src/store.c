@@ -18,6 +18,8 @@
 #include <xxhash.h>
 
 #include "cachet/httpdate.h"
+#include "cachet/link_preload.h"
+#include "cachet/manifest.h"
 #include "cachet/mime.h"
 
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
@@ -39,6 +41,7 @@ struct scan {
 	unsigned depth;
 	char *err;
 	size_t errlen;
+	size_t fallback, error_page; /* issue 12: entry numbers, SIZE_MAX for none */
 };
 
 static int fail(struct scan *s, int rc, const char *what, const char *path)
@@ -112,8 +115,8 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
-	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n", common,
-	    r->body_len);
+	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
+	    common, e->link ? e->link : "", r->body_len); /* Link: issue 12 */
 	if (rc == 0)
 		rc = block_format(&r->partial,
 		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
@@ -264,8 +267,11 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 {
 	const char *name = de->d_name;
 	size_t nlen = strlen(name);
-	if (name[0] == '.')
-		return 0; /* dotfiles and dot-directories are never served */
+	/* dotfiles and dot-directories are never served, but for ROOT's /.well-known/ (RFC 8615:
+	 * security.txt, assetlinks.json, apple-app-site-association); dot names inside it stay
+	 * hidden */
+	if (name[0] == '.' && !(plen == 0 && strcmp(name, ".well-known") == 0))
+		return 0;
 	if (plen + 1 + nlen >= PATH_MAX)
 		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
 	struct stat st;
@@ -275,7 +281,8 @@ static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path
 		if (!link_inside_root(s, dfd, name) || fstatat(dfd, name, &st, 0) < 0)
 			return 0; /* leaves ROOT, or dangles: never served */
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+	    (name[0] == '.' && !S_ISDIR(st.st_mode)))
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);
@@ -438,6 +445,8 @@ static const struct {
     {408, "Request Timeout", "Connection: close\r\n"},
     {412, "Precondition Failed", ""},
     {414, "URI Too Long", "Connection: close\r\n"},
+    /* an unmet Expect: the body the client may still send is not waited for */
+    {417, "Expectation Failed", "Connection: close\r\n"},
     {431, "Request Header Fields Too Large", "Connection: close\r\n"},
     {500, "Internal Server Error", "Connection: close\r\n"},
     {501, "Not Implemented", ""},
@@ -490,18 +499,27 @@ static void entries_free(struct cachet_entry *v, size_t n)
 			free(r->unsatisfiable.text);
 		}
 		free(v[i].redirect.text);
+		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
 	free(v);
 }
 
+static int bundle_pass(struct scan *s);
+static int bundle_finish(const struct scan *s, struct cachet_store *st);
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
 {
 	char root_real[PATH_MAX], path[PATH_MAX] = "";
-	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
+	struct scan s = {.prev = prev,
+	                 .opt = opt,
+	                 .err = err,
+	                 .errlen = errlen,
+	                 .fallback = SIZE_MAX,
+	                 .error_page = SIZE_MAX};
 	if (!realpath(root, root_real))
 		return fail(&s, -errno, "cannot resolve root", root);
 	s.root_real = root_real;
@@ -514,6 +532,10 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 		return fail(&s, -errno, "cannot open root", root);
 	int rc = scan_dir(&s, dfd, path, 0);
 	close(dfd);
+	/* ---- issue 12: what the bundle says of itself (bundle_pass, at the end of this file) */
+	if (rc == 0)
+		rc = bundle_pass(&s);
+	/* ---- */
 	if (rc == 0)
 		rc = entries_finish(&s);
 	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
@@ -529,7 +551,8 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	st->bytes = s.bytes;
 	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
 		st->prefs[st->n_prefs++] = opt->codings[i];
-	if (index_build(st) < 0 || errors_build(st) < 0) {
+	if (index_build(st) < 0 || errors_build(st) < 0 ||
+	    bundle_finish(&s, st) < 0) { /* issue 12: fallback, error page */
 		cachet_store_unref(st);
 		return fail(&s, -ENOMEM, "out of memory for", "the index");
 	}
@@ -570,4 +593,108 @@ void cachet_store_unref(struct cachet_store *st)
 	}
 	free(st->index);
 	free(st);
+}
+
+/* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
+
+/* After the scan, before the blocks are formatted: the files a bundler manifest names get the
+ * immutable policy (manifest.c). */
+/* One warning line per glob that matches no file: a glob that silently matches nothing (a typo,
+ * or a path the user meant relative to somewhere else) looked like it worked. */
+static void warn_unmatched(const struct scan *s, const char *option, const char *const *globs,
+                           unsigned n)
+{
+	for (unsigned g = 0; g < n; g++) {
+		size_t i = 0;
+		while (i < s->n &&
+		       !(s->v[i].kind == CACHET_ENTRY_FILE &&
+		         cachet_cache_policy_glob_match(globs[g], s->v[i].path, s->v[i].path_len)))
+			i++;
+		if (i == s->n)
+			fprintf(stderr, "cachet: warning: %s '%s' matches no file under %s\n",
+			        option, globs[g], s->root_real);
+	}
+}
+
+/* The file entry of store key path among the scanned entries ("/dir/" resolved to its index),
+ * or SIZE_MAX. A linear search: the index does not exist yet, and this runs twice a build. */
+static size_t scanned_file(const struct scan *s, const char *path)
+{
+	size_t len = strlen(path);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cachet_entry *e = &s->v[i];
+		if (e->path_len != len || memcmp(e->path, path, len) != 0)
+			continue;
+		if (e->kind == CACHET_ENTRY_ALIAS)
+			return e->alias_target;
+		return e->kind == CACHET_ENTRY_FILE ? i : SIZE_MAX;
+	}
+	return SIZE_MAX;
+}
+
+/* A --fallback or --error-page file that is not there fails the build: at start-up cachet
+ * exits 2, on a rescan the old generation keeps serving (its page included). */
+static int required_file(struct scan *s, const char *option, const char *path, size_t *at)
+{
+	*at = SIZE_MAX;
+	if (!path)
+		return 0;
+	*at = scanned_file(s, path);
+	if (*at != SIZE_MAX)
+		return 0;
+	snprintf(s->err, s->errlen, "%s %s: no such file under %s", option, path, s->root_real);
+	return -ENOENT;
+}
+
+static int bundle_pass(struct scan *s)
+{
+	const struct cachet_cache_policy *p = s->opt->cache;
+	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, p);
+	if (rc < 0)
+		return fail(s, rc, "cannot read the manifests under", "the root");
+	if (p) {
+		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
+		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
+	}
+	if (s->opt->link_preload && cachet_link_preload_apply(s->v, s->n) < 0)
+		return fail(s, -ENOMEM, "out of memory for", "the preload links");
+	if ((rc = required_file(s, "--fallback", s->opt->fallback, &s->fallback)) < 0 ||
+	    (rc = required_file(s, "--error-page 404=", s->opt->error_page, &s->error_page)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The 404 answer with the --error-page file as its body: its own Content-Type, status 404, no
+ * Cache-Control (never the immutable policy), formatted once here. The body is a copy, owned by
+ * the error like the plain text it replaces (freed in cachet_store_unref). */
+static int error_page_build(struct cachet_store *st, const struct cachet_entry *page)
+{
+	struct cachet_error *e = (struct cachet_error *)cachet_store_error(st, 404);
+	struct cachet_block blk;
+	char *body = malloc(page->blob->len ? page->blob->len : 1);
+	if (!body)
+		return -ENOMEM;
+	memcpy(body, page->blob->data, page->blob->len);
+	int rc = block_format(&blk,
+	                      "HTTP/1.1 404 Not Found\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+	                      "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	                      page->content_type, page->blob->len);
+	if (rc < 0) {
+		free(body);
+		return rc;
+	}
+	free(e->block.text);
+	free((char *)e->body);
+	e->block = blk;
+	e->body = body;
+	e->body_len = page->blob->len;
+	return 0;
+}
+
+/* Once the generation exists: its fallback entry and its 404 page. */
+static int bundle_finish(const struct scan *s, struct cachet_store *st)
+{
+	if (s->fallback != SIZE_MAX)
+		st->fallback = &st->entries[s->fallback];
+	return s->error_page != SIZE_MAX ? error_page_build(st, &st->entries[s->error_page]) : 0;
 }

@@ -29,19 +29,14 @@
 #include "cachet/worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachet/chunked.h"
@@ -83,17 +78,20 @@ enum op {
 #define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
 /* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
  * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
-#define PIPELINE_MAX  (1u << 20)
+#define PIPELINE_MAX (1u << 20)
+/* Most bytes one send carries: an SQE's length is 32 bits (a body of 4 GiB left would be sent as
+ * 0 bytes) and a CQE's result a signed 32-bit count. */
+#define SEND_MAX      (1u << 30)
 #define SQ_ENTRIES    1024u
 #define CQ_ENTRIES    16384u
 #define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
-/* Draining, a keep-alive connection is closed once it has been idle this long: its client's
- * next request is answered (with Connection: close) rather than met with a closed socket, and a
- * client that has been quiet this long is unlikely to be sending at that very moment. */
-#define DRAIN_IDLE_MS 2000u
 #define NIL           UINT32_MAX
+/* Out of descriptors (or memory), accept() fails until something closes: accepting stops this
+ * long instead of failing at once again and again (nginx pauses the same way). */
+#define ACCEPT_BACKOFF_MS 500u
+#define ACCEPT_LOG_MS     1000u /* accept errors are logged at most once per this */
 
 /* Room an answer needs in the out buffer before the next request is parsed: the largest block
  * plus its Connection tail. */
@@ -111,6 +109,7 @@ enum conn_flag {
 	DIRTY = 1u << 7,            /* on the flush list */
 	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
 	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
+	PEER_EOF = 1u << 11,        /* the peer is done sending: answer what it sent, then close */
 };
 
 struct conn {
@@ -138,9 +137,6 @@ struct conn {
 	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
 	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
 	uint8_t t_kind;          /* enum timer_kind */
-	/* issue 13 (observe): for the access log only */
-	struct cachet_log_remote remote; /* the peer, read at accept when the log is on */
-	int64_t req_start_ns;            /* the current request's first bytes (turn_ns) */
 };
 
 /* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
@@ -187,9 +183,6 @@ struct worker {
 	uint32_t gen_sends;       /* in-flight sends pinning gen */
 	struct gen_pin retired[RETIRED_MAX];
 	bool stopping;
-	/* The multishot accept has not posted its last CQE. A stopping worker waits for it: a
-	 * connection it accepted after the loop ended would stay open, unanswered, until exit. */
-	bool accept_armed;
 	int64_t stop_deadline;
 	struct timer_list timers[T_KINDS];
 	uint32_t timeout_ms[T_KINDS];
@@ -198,7 +191,12 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
-	int64_t turn_ns; /* precise monotonic time of this loop turn; read only when logging */
+	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */
+	bool accept_armed;  /* the multishot accept is outstanding */
+	bool accept_paused; /* backing off after EMFILE & co. until accept_resume_ms */
+	bool accept_logged; /* an accept error was logged, at accept_log_ms */
+	uint32_t accept_resume_ms, accept_log_ms;
+	uint32_t accept_unlogged; /* accept errors since the last one logged */
 };
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
@@ -219,13 +217,6 @@ static inline uint32_t ud_slot(uint64_t ud)
 static inline uint32_t ud_seq(uint64_t ud)
 {
 	return (uint32_t)(ud >> 32);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* An SQE, submitting what is queued first if the SQ is full. */
@@ -467,7 +458,6 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	c->body = NULL;
 	c->seq++;
 	c->flags = 0;
-	cachet_metrics_add(&w->pub->obs.metrics->closed, 1); /* observe */
 	c->next = w->free_head;
 	w->free_head = conn_slot(w, c);
 	w->live--;
@@ -528,6 +518,8 @@ static void send_submit(struct worker *w, struct conn *c)
 {
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
+	if (body_left > SEND_MAX)
+		body_left = SEND_MAX; /* the rest follows from on_send, as after a short send */
 	struct io_uring_sqe *sqe = sqe_get(w);
 	bool zc = w->zerocopy_min && body_left >= w->zerocopy_min &&
 	          (!c->zc_notifs || c->zc_gen == c->body_gen); /* one pinned generation at a time */
@@ -553,7 +545,10 @@ static void send_submit(struct worker *w, struct conn *c)
 	}
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
 	c->flags |= SEND_INFLIGHT;
-	timer_set(w, c, T_SEND); /* every send, resumed ones too: the client is making progress */
+	/* Started with the first send of a response; on_send restarts it on progress only, so a
+	 * client that stops reading is closed send_timeout after its last byte went. */
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
 }
 
 /* ---- answering ---- */
@@ -662,10 +657,6 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 			conn_close(w, c);
 			return len;
 		}
-		/* observe: count and log the answer; the next pipelined request starts now */
-		cachet_observe_h1(&w->pub->obs, n == CACHET_PARSE_ERROR ? NULL : &req, &r,
-		                  &c->remote, c->req_start_ns, w->turn_ns);
-		c->req_start_ns = w->turn_ns;
 	}
 	return off;
 }
@@ -703,6 +694,21 @@ static bool stash(struct worker *w, struct conn *c, const char *data, size_t len
 	return true;
 }
 
+/* Whether the pending input is one request head still arriving and nothing else: the parser saw
+ * all of it as incomplete. Such input is bounded by the head limits (414/431 before the head
+ * ends, about 24.6 KiB), so it must keep being received whatever its size: only a complete
+ * request can be answered, and answering is what resumes a paused recv. */
+static bool head_incomplete(const struct conn *c)
+{
+	return c->in_len && c->in_seen == c->in_len && !body_pending(c);
+}
+
+/* Too much unanswered input: complete requests the client sends faster than it reads. */
+static bool input_over(const struct conn *c)
+{
+	return c->in_len > PAUSE_INPUT && !head_incomplete(c);
+}
+
 /* Answers what the pending input allows, then keeps only the unanswered rest. */
 static void answer_pending(struct worker *w, struct conn *c)
 {
@@ -715,7 +721,8 @@ static void answer_pending(struct worker *w, struct conn *c)
 	}
 	if (c->in_len == 0)
 		in_release(w, c);
-	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
+	    (c->in_len < PAUSE_INPUT / 2 || head_incomplete(c))) {
 		c->flags &= ~RECV_PAUSED;
 		c->flags |= NEED_RECV;
 		flush_mark(w, c);
@@ -728,8 +735,6 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 {
 	if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
 		return;
-	if (c->in_len == 0 && !body_pending(c))
-		c->req_start_ns = w->turn_ns; /* observe: a request's first bytes */
 	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
 		size_t used = answer(w, c, data, len);
 		data += used;
@@ -743,7 +748,7 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 	}
 	if (!(c->flags & SEND_INFLIGHT) && c->in_len && out_has_room(c) && len)
 		answer_pending(w, c);
-	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+	if (input_over(c) && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
 		recv_pause(w, c);
 	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
 	 * it is started when a partial request appears on an idle connection, never refreshed. */
@@ -763,47 +768,79 @@ static void accept_arm(struct worker *w)
 {
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	w->accept_armed = true;
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
+	w->accept_armed = true;
 }
 
-static void conn_adopt(struct worker *w, int fd);
+/* (Re-)arms the accept unless it is outstanding, paused, or the worker is stopping. */
+static void accept_want(struct worker *w)
+{
+	if (!w->accept_armed && !w->accept_paused && !w->stopping)
+		accept_arm(w);
+}
+
+/* A failed accept. Descriptor or memory exhaustion lasts until connections close: accepting
+ * pauses for ACCEPT_BACKOFF_MS (resumed by the tick) rather than failing in a loop. Other errors
+ * concern one connection (ECONNABORTED...): accepting goes on. Logged once per ACCEPT_LOG_MS. */
+static void accept_failed(struct worker *w, int err)
+{
+	if (!w->accept_logged || w->now_ms - w->accept_log_ms >= ACCEPT_LOG_MS) {
+		if (w->accept_unlogged)
+			fprintf(stderr, "cachet: worker %u: accept: %s (and %u more errors)\n",
+			        w->pub->id, strerror(err), w->accept_unlogged);
+		else
+			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
+			        strerror(err));
+		w->accept_logged = true;
+		w->accept_log_ms = w->now_ms;
+		w->accept_unlogged = 0;
+	} else {
+		w->accept_unlogged++;
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		accept_want(w);
+		return;
+	}
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_BACKOFF_MS;
+	if (w->accept_armed) { /* a multishot accept that goes on failing: stop it */
+		struct io_uring_sqe *sqe = sqe_get(w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	}
+}
+
+/* Called from the tick: accepting resumes once the back-off is over. */
+static void accept_resume(struct worker *w)
+{
+	if (w->accept_paused && (int32_t)(w->now_ms - w->accept_resume_ms) >= 0) {
+		w->accept_paused = false;
+		accept_want(w);
+	}
+}
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+	if (!(cqe->flags & IORING_CQE_F_MORE))
 		w->accept_armed = false;
-		if (!w->stopping)
-			accept_arm(w);
-	}
 	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
-			        strerror(-cqe->res));
+		if (cqe->res == -ECANCELED)
+			accept_want(w); /* cancelled by stop or a pause: stays off; else re-armed */
+		else
+			accept_failed(w, -cqe->res);
 		return;
 	}
-	conn_adopt(w, cqe->res);
-}
-
-/* A socket accepted (by the multishot accept, or by stop_begin emptying the queue) becomes a
- * connection; over --max-connections it is closed at once. Draining, it still gets its answer
- * (with Connection: close). */
-static void conn_adopt(struct worker *w, int fd)
-{
+	accept_want(w);
 	uint32_t slot;
-	struct conn *c = conn_alloc(w, &slot);
-	cachet_metrics_add(c ? &w->pub->obs.metrics->accepted : &w->pub->obs.metrics->rejected,
-	                   1); /* observe */
-	if (!c) {              /* over --max-connections: refuse cleanly */
+	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
+	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
 		struct io_uring_sqe *sqe = sqe_get(w);
-		io_uring_prep_close(sqe, fd);
+		io_uring_prep_close(sqe, cqe->res);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
 		return;
 	}
-	c->fd = fd;
+	c->fd = cqe->res;
 	c->flags |= OPEN;
-	if (w->pub->obs.log)
-		cachet_observe_remote(c->fd, &c->remote); /* observe: for the log lines */
 	c->t_prev = c->t_next = NIL;
 	timer_set(w, c, T_HEADER);
 	recv_arm(w, c);
@@ -825,10 +862,11 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		return;
 	}
 	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
-		/* the peer is done sending: finish what it asked for, then close */
-		if ((c->flags & SEND_INFLIGHT) || c->out_len)
-			c->flags |= CLOSE_AFTER_SEND;
-		else
+		/* The peer is done sending: every request it sent before is answered, then the
+		 * connection closes (RFC 9112 §9.6). Requests still pending wait for the output to
+		 * drain (on_send answers them); an incomplete one will never complete. */
+		c->flags |= PEER_EOF;
+		if (!(c->flags & SEND_INFLIGHT) && !c->out_len)
 			conn_close(w, c);
 		return;
 	}
@@ -865,6 +903,13 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		conn_close(w, c);
 		return;
 	}
+	if (cqe->res == 0) {
+		/* Every send carries at least one byte: a stream socket that took none cannot be
+		 * resumed (resubmitting would spin). */
+		conn_close(w, c);
+		return;
+	}
+	timer_set(w, c, T_SEND); /* progress: the client is reading */
 	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
@@ -896,6 +941,10 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 	}
 	if (c->in_len)
 		answer_pending(w, c);
+	if (!c->out_len && (c->flags & PEER_EOF)) {
+		conn_close(w, c); /* all answered; what is left can never become a request */
+		return;
+	}
 	if (!c->out_len && !(c->flags & CLOSING)) {
 		pool_put(w, c->out);
 		c->out = NULL;
@@ -907,12 +956,6 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
  * idle keep-alive connection, or one whose client stopped reading, is closed. */
 static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 {
-	static const enum cachet_metrics_timeout counted[T_KINDS] = {
-	    [T_HEADER] = CACHET_TIMEOUT_HEADER,
-	    [T_IDLE] = CACHET_TIMEOUT_IDLE,
-	    [T_SEND] = CACHET_TIMEOUT_SEND,
-	};
-	cachet_metrics_add(&w->pub->obs.metrics->timeouts[counted[kind]], 1); /* observe */
 	if (kind == T_HEADER && c->in_len && !(c->flags & SEND_INFLIGHT) && !c->out_len &&
 	    !c->body) {
 		struct cachet_request req = {.keep_alive = false, .minor_version = 1};
@@ -920,11 +963,8 @@ static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 		cachet_response_error(w->gen, 408, false, &r);
 		c->in_len = 0;
 		in_release(w, c);
-		if (emit(w, c, &r, &req)) {
-			cachet_observe_h1(&w->pub->obs, NULL, &r, &c->remote, c->req_start_ns,
-			                  w->turn_ns); /* observe: the 408 */
-			return;                        /* sent at the next flush, closed after it */
-		}
+		if (emit(w, c, &r, &req))
+			return; /* sent at the next flush, closed after it */
 	}
 	conn_close(w, c);
 }
@@ -942,19 +982,6 @@ static void timers_expire(struct worker *w)
 			timer_unlink(w, c);
 			timeout_fire(w, c, (enum timer_kind)k);
 		}
-	}
-}
-
-/* Draining, at each tick: closes the keep-alive connections idle for DRAIN_IDLE_MS. Busy ones
- * close after their next answer (emit() adds Connection: close while stopping). */
-static void drain_idle(struct worker *w)
-{
-	uint32_t since = w->timeout_ms[T_IDLE]; /* an idle timer was set this long before expiry */
-	for (uint32_t i = 0; i < w->used_conns; i++) {
-		struct conn *c = &w->conns[i];
-		if ((c->flags & OPEN) && !(c->flags & CLOSING) && c->t_kind == T_IDLE &&
-		    (int32_t)(w->now_ms - (c->t_deadline - since)) >= (int32_t)DRAIN_IDLE_MS)
-			conn_close(w, c);
 	}
 }
 
@@ -987,10 +1014,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
-		if (w->stopping)
-			drain_idle(w);
-		if (w->pub->obs.log) /* observe: a quiet worker's lines go out within a second */
-			cachet_accesslog_seal(w->pub->obs.log);
+		accept_resume(w);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -999,14 +1023,15 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	struct conn *c = &w->conns[ud_slot(ud)];
-	if (ud_slot(ud) >= w->used_conns || c->seq != ud_seq(ud)) {
+	uint32_t slot = ud_slot(ud);
+	if (slot >= w->used_conns || w->conns[slot].seq != ud_seq(ud)) {
 		/* cannot happen while slots are freed only when idle; keep buffers safe regardless
 		 */
 		if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
 			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 		return;
 	}
+	struct conn *c = &w->conns[slot];
 	if (op == OP_RECV)
 		on_recv(w, c, cqe);
 	else if (op == OP_SEND)
@@ -1028,7 +1053,7 @@ static void flush(struct worker *w)
 			conn_maybe_free(w, c);
 			continue;
 		}
-		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED)))
+		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED | PEER_EOF)))
 			recv_arm(w, c);
 		bool pending = c->out_len > c->out_sent || c->body;
 		if (pending && !(c->flags & SEND_INFLIGHT))
@@ -1056,6 +1081,7 @@ static int ring_setup(struct worker *w)
 	}
 	if (rc < 0)
 		return rc;
+	w->ring_ok = true; /* from here on worker_cleanup must exit the ring */
 #ifndef CACHET_NO_RING_FD
 	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call
 	 * (bench/ab, 304-1k: without it, 2.4% more CPU per request). Optional: old kernels work
@@ -1096,7 +1122,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
 	w->zerocopy_min = pub->shared->zerocopy_min;
-	w->now_ms = (uint32_t)(now_ns() / 1000000);
+	w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -1125,49 +1151,48 @@ bool cachet_worker_zerocopy_supported(void)
 	return ok;
 }
 
-/* Graceful stop (drain), first step: no new connections; each connection closes after its next
- * answer (which carries Connection: close), idle ones after a short grace (drain_idle). */
+/* Graceful stop, first step: no new connections; idle ones close now, busy ones after their
+ * response (emit() adds Connection: close while stopping). */
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
-	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	w->stop_deadline = cachet_clock_coarse_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
-	 * reference keeps the socket listening and the kernel keeps completing handshakes. A socket
-	 * systemd passed is left alone: systemd keeps it for the next start. */
-	if (!w->pub->listen_shared) {
-		/* What the kernel already queued is taken first: closing a listener resets the
-		 * connections in its queue. With --replace, new ones go to the new server by now
-		 * (service.c steers them), so the queue only shrinks while this runs. */
-		int fd, flags = fcntl(w->pub->listen_fd, F_GETFL);
-		if (flags >= 0 && fcntl(w->pub->listen_fd, F_SETFL, flags | O_NONBLOCK) == 0)
-			for (uint32_t n = 0;
-			     n < w->n_conns &&
-			     (fd = accept4(w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;
-			     n++)
-				conn_adopt(w, fd);
-		shutdown(w->pub->listen_fd, SHUT_RDWR);
-	}
+	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
+	shutdown(w->pub->listen_fd, SHUT_RDWR);
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
-	/* Connections are not closed here: an answer already on its way says keep-alive, and its
-	 * client may be sending the next request. That next answer carries Connection: close and
-	 * the connection closes after it; the idle ones go in drain_idle(). */
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if (!(c->flags & OPEN) || (c->flags & CLOSING))
+			continue;
+		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 &&
+		    !body_pending(c))
+			conn_close(w, c);
+		else
+			c->flags |= CLOSE_AFTER_SEND;
+	}
 }
 
 static void worker_cleanup(struct worker *w)
 {
-	if (w->pub->obs.log) /* observe: the last lines, written by the writer's final pass */
-		cachet_accesslog_seal(w->pub->obs.log);
 	for (uint32_t i = 0; i < w->used_conns; i++) {
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
 			close(c->fd);
+	}
+	/* The ring goes first: it cancels what is still outstanding, and only then is the memory
+	 * those SQEs referenced (connection buffers, receive buffers, iovecs) freed. */
+	if (w->ring_ok)
+		io_uring_queue_exit(&w->ring);
+	for (uint32_t i = 0; w->conns && i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
 		free(c->in);
 		free(c->out);
+		free(c->mp);
 	}
-	io_uring_queue_exit(&w->ring); /* cancels what is still outstanding */
 	for (uint32_t i = 0; i < w->pool_n; i++)
 		free(w->pool[i]);
 	for (unsigned i = 0; i < RETIRED_MAX; i++)
@@ -1194,9 +1219,7 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
-		w->now_ms = (uint32_t)(now_ns() / 1000000);
-		if (w->pub->obs.log) /* observe: request durations */
-			w->turn_ns = cachet_clock_mono_ns();
+		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -1213,8 +1236,7 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping &&
-		    ((w->live == 0 && !w->accept_armed) || now_ns() > w->stop_deadline))
+		if (w->stopping && (w->live == 0 || cachet_clock_coarse_ns() > w->stop_deadline))
 			return;
 	}
 }
@@ -1249,12 +1271,28 @@ int cachet_worker_start(struct cachet_worker *w)
 	if (w->wake_fd < 0)
 		return -errno;
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
 	return -rc;
+}
+
+void cachet_worker_join(struct cachet_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	/* Closed only now: until the join others may still wake the worker (a worker that failed
+	 * or exited early included), and a descriptor closed sooner could be reused by then. */
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void cachet_worker_wake(struct cachet_worker *w)
 {
 	uint64_t one = 1;
+	if (w->wake_fd < 0)
+		return; /* joined */
 	ssize_t r = write(w->wake_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN means a wake is already pending: as good */
 }

@@ -270,6 +270,19 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+    /* --fallback, --error-page: a file inside ROOT; 404 the only status */
+    {{"--fallback", "../index.html"}, {"--fallback", "inside ROOT"}},
+    {{"--fallback", "/a/../../x.html"}, {"--fallback", NULL}},
+    {{"--fallback", "/"}, {"--fallback", NULL}},
+    {{"--fallback", "/app/"}, {"--fallback", NULL}},
+    {{"--fallback", ""}, {"--fallback", NULL}},
+    {{"--fallback", "/%2e%2e/x"}, {"--fallback", NULL}},
+    {{"--error-page", "500=/500.html"}, {"--error-page", "'500=/500.html'"}},
+    {{"--error-page", "abc=/x.html"}, {"--error-page", NULL}},
+    {{"--error-page", "/404.html"}, {"--error-page", NULL}},
+    {{"--error-page", "4040=/x.html"}, {"--error-page", NULL}},
+    {{"--error-page", "404=../404.html"}, {"--error-page", "inside ROOT"}},
+    {{"--error-page", "404="}, {"--error-page", NULL}},
     /* --threads */
     {{"--threads", "0"}, {"--threads", "'0'"}},
     {{"--threads", "-1"}, {"--threads", "'-1'"}},
@@ -429,6 +442,32 @@ static void test_zerocopy_min(void **state)
 		assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
 		assert_int_equal(cfg.zerocopy_min, cases[i].want);
 	}
+}
+
+/* --fallback / --error-page become store keys; --link-preload a flag; all reach the store
+ * options. */
+static void test_spa_options(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	const char *none[] = {NULL};
+	assert_int_equal(parse(&cfg, none, err, sizeof(err)), 0);
+	struct cachet_store_options o;
+	cachet_config_store_options(&cfg, &o);
+	assert_null(o.fallback);
+	assert_null(o.error_page);
+	assert_false(o.link_preload);
+	const char *args[] = {"--fallback",     "index.html",
+	                      "--error-page",   "404=/errors/./404.html",
+	                      "--link-preload", NULL};
+	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
+	assert_string_equal(cfg.fallback, "/index.html");
+	assert_string_equal(cfg.error_page, "/errors/404.html");
+	cachet_config_store_options(&cfg, &o);
+	assert_string_equal(o.fallback, "/index.html");
+	assert_string_equal(o.error_page, "/errors/404.html");
+	assert_true(o.link_preload);
 }
 
 /* Issue 13's options: the log, its format, the metrics address (never the content one), replace. */
@@ -626,6 +665,7 @@ int main(void)
 	    cmocka_unit_test(test_zerocopy_min),
 	    cmocka_unit_test(test_ops_options),
 	    cmocka_unit_test(test_cache_options),
+	    cmocka_unit_test(test_spa_options),
 	    cmocka_unit_test(test_add_header),
 	    cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_usage),

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+/* dev_t, ino_t, off_t: under -std=c17, sys/stat.h declares them only with a feature macro. */
+#include <sys/types.h>
 
 #include "cachet/encoding.h"
 #include "cachet/etag.h"

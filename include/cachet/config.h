@@ -10,6 +10,7 @@
 #include "cachet/accesslog.h"
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
+#include "cachet/path.h"
 #include "cachet/sockaddr.h"
 
 #define CACHET_VERSION "0.1.0"
@@ -41,6 +42,7 @@ struct cachet_config {
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
 	bool replace;        /* --replace: take over from the server named by the pid file */
+	bool link_preload;   /* --link-preload */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
@@ -58,6 +60,9 @@ struct cachet_config {
 	union cachet_sockaddr metrics_addr;
 	socklen_t metrics_addr_len;
 	enum cachet_log_format log_format; /* --log-format */
+	/* single-page apps (issue 12): store keys ("/index.html"), "" when not given */
+	char fallback[CACHET_PATH_MAX];   /* --fallback PATH */
+	char error_page[CACHET_PATH_MAX]; /* --error-page 404=PATH */
 };
 
 /**

@@ -68,6 +68,8 @@ struct cachet_entry {
 	struct cachet_repr repr[CACHET_CODING_COUNT];
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
+	char *
+	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
 
 /** A status cachet answers without a file: a block plus a short text body. */
@@ -79,8 +81,8 @@ struct cachet_error {
 };
 
 /** The statuses with a preformatted error response, in the order of cachet_store.errors. */
-#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 431, 500, 501, 503, 505
-#define CACHET_N_ERRORS       11
+#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 417, 431, 500, 501, 503, 505
+#define CACHET_N_ERRORS       12
 
 struct cachet_store {
 	atomic_uint refs;
@@ -94,6 +96,8 @@ struct cachet_store {
 	struct cachet_error errors[CACHET_N_ERRORS];
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
+	/* --fallback: the entry a missing extension-less GET/HEAD is answered with; NULL: none */
+	const struct cachet_entry *fallback;
 };
 
 /** Limits for a build. */
@@ -110,6 +114,11 @@ struct cachet_store_options {
 	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
+	/* issue 12: store keys of the --fallback file and the --error-page 404 file (NULL: none;
+	 * a build fails when one is missing), and whether HTML files get a preload Link field */
+	const char *fallback;
+	const char *error_page;
+	bool link_preload;
 };
 
 #define CACHET_COMPRESS_THREADS_MAX 64

@@ -33,7 +33,8 @@ struct cachet_worker {
 	int listen_fd;             /* owned by the worker once started */
 	bool listen_shared;        /* a duplicate of a socket systemd passed: never shut it down */
 	struct cachet_observe obs; /* where this worker counts and logs (issue 13) */
-	int wake_fd; /* eventfd: written by others to make the worker look at cachet_shared */
+	int wake_fd; /* eventfd: written by others to make the worker look at cachet_shared;
+	              * owned by the worker's start/join, -1 once joined */
 	struct cachet_shared *shared;
 	/* Generation number the worker serves from, stored after it took its reference. */
 	atomic_uint_fast64_t gen_seen;
@@ -45,6 +46,10 @@ struct cachet_worker {
 
 /** Starts the worker's thread. The thread reports through w->started. Returns 0 or -errno. */
 int cachet_worker_start(struct cachet_worker *w);
+
+/** Waits for a started worker's thread to end (after cachet_shared.stopping and a wake), then
+ *  closes its wake descriptor. Use instead of pthread_join on w->thread. */
+void cachet_worker_join(struct cachet_worker *w);
 
 /** Whether this kernel's io_uring has the zero-copy sends --zerocopy-min needs (probed once). */
 bool cachet_worker_zerocopy_supported(void);
