@@ -50,6 +50,7 @@ enum {
 	OPT_FALLBACK,
 	OPT_ERROR_PAGE,
 	OPT_LINK_PRELOAD,
+	OPT_NO_HTTP2,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
     {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -139,6 +141,8 @@ void cachet_config_usage(FILE *f)
 	    "                            separate address (default: off)\n"
 	    "      --replace             start beside the server named by the pid file, then\n"
 	    "                            tell it to drain and exit: a restart without downtime\n"
+	    "      --no-http2            answer the HTTP/2 preface with HTTP/1.1's 505 (HTTP/2\n"
+	    "                            with prior knowledge is on by default)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -447,6 +451,9 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	}
 	case OPT_NO_COMPRESS:
 		cfg->n_codings = 0;
+		return 0;
+	case OPT_NO_HTTP2:
+		cfg->no_http2 = true;
 		return 0;
 	case OPT_CACHE_IMMUTABLE:
 		return add_glob(cfg->cache_globs, &cfg->cache.n_globs, "--cache-immutable", arg,

@@ -275,6 +275,7 @@ static int serve(struct server *s)
 	s->shared.keepalive_timeout_s = cfg->keepalive_timeout_s;
 	s->shared.send_timeout_s = cfg->send_timeout_s;
 	s->shared.zerocopy_min = cfg->zerocopy_min;
+	s->shared.http2 = !cfg->no_http2;
 	if (cfg->zerocopy_min && !cachet_worker_zerocopy_supported()) {
 		fprintf(stderr, "cachet: warning: --zerocopy-min: this kernel's io_uring has no "
 		                "zero-copy send; sending with copies\n");

@@ -43,6 +43,7 @@ struct cachet_config {
 	bool watch;          /* --watch: rescan on inotify events */
 	bool replace;        /* --replace: take over from the server named by the pid file */
 	bool link_preload;   /* --link-preload */
+	bool no_http2;       /* --no-http2: the preface is not HTTP/2 (505 as HTTP/1.1) */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;

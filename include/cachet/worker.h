@@ -24,6 +24,7 @@ struct cachet_shared {
 	uint32_t keepalive_timeout_s; /* an idle keep-alive connection is closed after this */
 	uint32_t send_timeout_s; /* a send making no progress this long closes the connection */
 	size_t zerocopy_min;     /* bodies of at least this many bytes go zero-copy; 0: never */
+	bool http2;              /* the HTTP/2 preface selects HTTP/2 (--no-http2 clears it) */
 };
 
 /** What the main thread knows about a worker; the worker's private state lives in worker.c. */
