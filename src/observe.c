@@ -31,19 +31,20 @@ static const char *encoding_of(const struct cachet_reply *r)
 	return "";
 }
 
-void cachet_observe_h1(struct cachet_observe *o, const struct cachet_request *req,
-                       const struct cachet_reply *r, const struct cachet_log_remote *remote,
-                       int64_t start_ns, int64_t now_ns)
+static const char *const proto_names[CACHET_PROTO_COUNT] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2.0"};
+
+/* Counts the answer and, with the log on, logs it. */
+static void observe(struct cachet_observe *o, enum cachet_metrics_proto proto,
+                    const struct cachet_request *req, const struct cachet_reply *r,
+                    const struct cachet_log_remote *remote, int64_t start_ns, int64_t now_ns)
 {
-	bool v10 = req && req->minor_version == 0;
 	uint64_t bytes = cachet_observe_body_bytes(r);
-	cachet_metrics_request(o->metrics, r->status,
-	                       v10 ? CACHET_PROTO_HTTP10 : CACHET_PROTO_HTTP11, bytes);
+	cachet_metrics_request(o->metrics, r->status, proto, bytes);
 	if (!o->log)
 		return;
 	struct cachet_accesslog_entry e = {
 	    .remote = remote,
-	    .protocol = v10 ? "HTTP/1.0" : "HTTP/1.1",
+	    .protocol = proto_names[proto],
 	    .encoding = encoding_of(r),
 	    .status = r->status,
 	    .bytes = bytes,
@@ -58,6 +59,22 @@ void cachet_observe_h1(struct cachet_observe *o, const struct cachet_request *re
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	cachet_accesslog_add(o->log, &e, ts.tv_sec);
+}
+
+void cachet_observe_h1(struct cachet_observe *o, const struct cachet_request *req,
+                       const struct cachet_reply *r, const struct cachet_log_remote *remote,
+                       int64_t start_ns, int64_t now_ns)
+{
+	bool v10 = req && req->minor_version == 0;
+	observe(o, v10 ? CACHET_PROTO_HTTP10 : CACHET_PROTO_HTTP11, req, r, remote, start_ns,
+	        now_ns);
+}
+
+void cachet_observe_h2(struct cachet_observe *o, const struct cachet_request *req,
+                       const struct cachet_reply *r, const struct cachet_log_remote *remote)
+{
+	if (o && o->metrics)
+		observe(o, CACHET_PROTO_HTTP2, req, r, remote, 0, 0);
 }
 
 void cachet_observe_remote(int fd, struct cachet_log_remote *out)

@@ -216,6 +216,63 @@ def access_log_nothing_lost_through_sigterm():
         assert sum(counts) == 2000 and n == 2000, (sum(counts), n)
 
 
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + \
+        stream.to_bytes(4, "big") + payload
+
+
+def h2_get_block(path, user_agent):
+    """GET http://localhost<path> with a User-Agent: static indexes and literals (RFC 7541)."""
+    blk = bytes([0x82, 0x86, 0x04, len(path)]) + path + bytes([0x01, 9]) + b"localhost"
+    return blk + bytes([0x00, 10]) + b"user-agent" + bytes([len(user_agent)]) + user_agent
+
+
+def h2_read_until_end(s, stream):
+    """Frames until END_STREAM on stream (or EOF), as (type, flags, stream, payload)."""
+    buf, out = b"", []
+    s.settimeout(5)
+    while len(out) < 64:
+        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            buf += chunk
+        n = int.from_bytes(buf[:3], "big")
+        f = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n])
+        buf = buf[9 + n:]
+        out.append(f)
+        if f[2] == stream and f[1] & 1 and f[0] in (0, 1):
+            return out
+    return out
+
+
+@test
+def access_log_and_metrics_count_http2():
+    """An HTTP/2 stream is logged (protocol HTTP/2.0, its User-Agent) and counted."""
+    mport = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "access.json")
+        with ServedTree(FILES, "--access-log", log, "--log-format", "json",
+                        "--metrics", "127.0.0.1:%d" % mport) as t:
+            s = socket.create_connection(("127.0.0.1", t.srv.port))
+            try:
+                send(s, H2_PREFACE + h2_frame(4, 0, 0) +
+                     h2_frame(1, 5, 1, h2_get_block(b"/a.txt", b"h2-client/1")))
+                frames = h2_read_until_end(s, 1)
+                assert any(f[0] == 1 and f[2] == 1 for f in frames), frames
+            finally:
+                s.close()
+            obj = json.loads(log_lines(log, 1)[0])
+            m = series(scrape(mport).body.decode())
+        assert obj["protocol"] == "HTTP/2.0" and obj["path"] == "/a.txt", obj
+        assert obj["status"] == 200 and obj["bytes"] == 1024, obj
+        assert obj["user_agent"] == "h2-client/1" and obj["method"] == "GET", obj
+        assert m['cachet_requests_total{code="200",protocol="HTTP/2.0"}'] == 1, m
+
+
 # --------------------------------------------------------------------------------------------
 # metrics
 
