@@ -167,6 +167,35 @@ def access_log_json_fixed_keys():
 
 
 @test
+def access_log_to_standard_output():
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "a.txt"), "w") as f:
+            f.write("x" * 1024)
+        p = subprocess.Popen([cachet_bin(), "--root", tmp, "--listen", "127.0.0.1:%d" % port,
+                              "--threads", "2", "--pid-file", "", "--access-log", "-"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: _connectable(port), 10, "cachet to listen")
+            expect_status(http_get(port, "/a.txt"), 200)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=10)
+        assert p.returncode == 0, err
+        lines = out.decode().splitlines()
+        assert len(lines) == 1 and COMBINED_RE.match(lines[0]), lines
+        assert '"GET /a.txt HTTP/1.1" 200 1024 ' in lines[0], lines
+
+
+def _connectable(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@test
 def access_log_reopens_on_sigusr1():
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "access.log")
