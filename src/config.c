@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +43,10 @@ enum {
 	OPT_ZEROCOPY_MIN,
 	OPT_CACHE_REVALIDATE,
 	OPT_ADD_HEADER,
+	OPT_ACCESS_LOG,
+	OPT_LOG_FORMAT,
+	OPT_METRICS,
+	OPT_REPLACE,
 	OPT_FALLBACK,
 	OPT_ERROR_PAGE,
 	OPT_LINK_PRELOAD,
@@ -69,6 +74,10 @@ static const struct option long_options[] = {
     {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"add-header", required_argument, NULL, OPT_ADD_HEADER},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"replace", no_argument, NULL, OPT_REPLACE},
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
     {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
@@ -125,6 +134,13 @@ void cachet_config_usage(FILE *f)
 	    "                            for the scripts and stylesheets it loads\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
+	    "      --access-log FILE     log every answered request to FILE ('-': standard\n"
+	    "                            output); SIGUSR1 reopens it (default: no log)\n"
+	    "      --log-format FORMAT   combined (nginx's) or json (default combined)\n"
+	    "      --metrics HOST:PORT   serve GET /metrics (Prometheus) and GET /healthz on a\n"
+	    "                            separate address (default: off)\n"
+	    "      --replace             start beside the server named by the pid file, then\n"
+	    "                            tell it to drain and exit: a restart without downtime\n"
 	    "      --no-http2            answer the HTTP/2 preface with HTTP/1.1's 505 (HTTP/2\n"
 	    "                            with prior knowledge is on by default)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
@@ -468,6 +484,26 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 			return bad(err, errlen, "%s", "--user: expected a user name");
 		cfg->user = arg;
 		return 0;
+	case OPT_ACCESS_LOG:
+		if (!arg[0])
+			return bad(err, errlen, "%s", "--access-log: expected a file name or '-'");
+		cfg->access_log = arg;
+		return 0;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "combined") == 0)
+			cfg->log_format = CACHET_LOG_COMBINED;
+		else if (strcmp(arg, "json") == 0)
+			cfg->log_format = CACHET_LOG_JSON;
+		else
+			return bad(err, errlen, "--log-format: expected combined or json, got '%s'",
+			           arg);
+		return 0;
+	case OPT_METRICS:
+		cfg->metrics_listen = arg;
+		return 0;
+	case OPT_REPLACE:
+		cfg->replace = true;
+		return 0;
 	case OPT_HELP:
 		cfg->mode = CACHET_MODE_HELP;
 		return 0;
@@ -497,6 +533,23 @@ static int option_error(int opt, int argc, char **argv, char *err, size_t errlen
 		snprintf(err, errlen, "unknown option %s, or a value it does not take (try --help)",
 		         name);
 	return -EINVAL;
+}
+
+/* --metrics: a valid address, and never the content address (a scrape must not be answered by
+ * the content port, nor the content port's clients get /metrics). */
+static int metrics_check(struct cachet_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->metrics_listen)
+		return 0;
+	if (cachet_config_parse_listen(cfg->metrics_listen, &cfg->metrics_addr,
+	                               &cfg->metrics_addr_len) < 0)
+		return bad(err, errlen, "--metrics: expected HOST:PORT or [V6]:PORT, got '%s'",
+		           cfg->metrics_listen);
+	if (cachet_sockaddr_port(&cfg->addr) != 0 && cfg->metrics_addr_len == cfg->addr_len &&
+	    memcmp(&cfg->metrics_addr, &cfg->addr, cfg->addr_len) == 0)
+		return bad(err, errlen, "--metrics: %s is the content address (--listen)",
+		           cfg->metrics_listen);
+	return 0;
 }
 
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -534,7 +587,9 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 		           cfg->listen);
 	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
-	return 0;
+	if (cfg->replace && cfg->pid_file_set && !cfg->pid_file)
+		return bad(err, errlen, "%s", "--replace needs a pid file");
+	return metrics_check(cfg, err, errlen);
 }
 
 void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)

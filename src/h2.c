@@ -35,6 +35,7 @@
 #include "cachet/h2_frame.h"
 #include "cachet/hpack.h"
 #include "cachet/http_parse.h"
+#include "cachet/observe.h"
 #include "cachet/httpdate.h"
 #include "cachet/multipart.h"
 #include "cachet/response.h"
@@ -109,6 +110,7 @@ enum {
 
 struct cachet_h2 {
 	const struct cachet_h2_env *env;
+	const struct cachet_log_remote *remote; /* for the access log (observe) */
 	nghttp2_hd_inflater *inflater;
 	uint32_t preface_seen;
 	bool settings_seen;   /* the client's first SETTINGS */
@@ -133,6 +135,9 @@ struct cachet_h2 {
 	unsigned sent_seg;                   /* first segment not completely sent */
 	uint32_t sent_off;                   /* bytes of it sent */
 	struct hblock hb;
+	uint8_t memo_len;     /* the last request's all-indexed block (memo_hit); 0: none */
+	uint8_t memo_pending; /* the block being decoded qualifies, memo[] holds it */
+	uint8_t memo[62];
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -399,6 +404,7 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 		cachet_response_select(env->gen, req, &r, &mp);
 	else
 		cachet_response_error(env->gen, 431, false, &r);
+	cachet_observe_h2(env->obs, req, &r, h->remote); /* observe: count and log the answer */
 	bool has_body = r.body_len || r.multipart;
 	uint8_t *d = out_reserve(h, OUT_RESERVE);
 	if (!d) { /* cannot happen: room is checked before each frame is read */
@@ -574,6 +580,10 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 	} else if (NAME_IS(nv, "host")) {
 		if (!req->host.len)
 			req->host = keep(h, nv);
+	} else if (NAME_IS(nv, "user-agent") && h->env->obs && !req->user_agent.len) {
+		req->user_agent = keep(h, nv); /* for the access log (observe) */
+	} else if (NAME_IS(nv, "referer") && h->env->obs && !req->referer.len) {
+		req->referer = keep(h, nv);
 	} else if (NAME_IS(nv, "if-none-match")) {
 		add_line(&req->if_none_match, keep(h, nv));
 	} else if (NAME_IS(nv, "if-match")) {
@@ -695,6 +705,8 @@ static void block_done(struct cachet_h2 *h)
 		stream_reset(h, s, CACHET_H2_PROTOCOL_ERROR);
 		return;
 	}
+	if (!b->too_large)
+		h->memo_len = h->memo_pending; /* a valid request: its block may be reused */
 	s->has_cl = b->has_cl;
 	s->content_length = b->content_length;
 	if (b->end_stream)
@@ -735,6 +747,24 @@ static void block_fragment(struct cachet_h2 *h, const uint8_t *p, size_t len, bo
 
 /* ---- frames ---- */
 
+/* Whether a header block is only one-byte indexed fields (RFC 7541 §6.1): such a block adds
+ * nothing to the dynamic table, so the same bytes decode to the same fields as long as no other
+ * block came between. Browsers and load generators send exactly that for repeated requests. */
+static bool all_indexed(const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (!(p[i] & 0x80) || p[i] == 0x80 || p[i] == 0xff)
+			return false;
+	return len > 0;
+}
+
+/* The last request's block, when it was all indexed and valid: hb.req (and h->fields) still hold
+ * what it decoded to. Hot path: a repeated request costs no HPACK decoding at all. */
+static bool memo_hit(const struct cachet_h2 *h, const uint8_t *p, uint32_t len)
+{
+	return h->memo_len && h->memo_len == len && memcmp(h->memo, p, len) == 0;
+}
+
 static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 {
 	struct cachet_h2_content c;
@@ -742,28 +772,26 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 		conn_error(h, CACHET_H2_PROTOCOL_ERROR);
 		return;
 	}
-	bool end = f->flags & CACHET_H2_END_HEADERS;
+	bool end = f->flags & CACHET_H2_END_HEADERS, trailers = false, discard = false;
 	struct stream *s = stream_find(h, f->stream);
-	block_begin(h, f);
-	struct hblock *b = &h->hb;
 	if (s) { /* trailers (§8.1), only while the peer's side is open */
 		if (s->remote_closed) {
 			conn_error(h, CACHET_H2_STREAM_CLOSED);
 			return;
 		}
-		b->trailers = true;
+		trailers = true;
 	} else if (f->stream <= h->last_stream) {
 		conn_error(h, CACHET_H2_STREAM_CLOSED); /* a closed stream (§5.1) */
 		return;
 	} else {
 		h->last_stream = f->stream;
 		if (c.has_priority && c.dependency == f->stream) {
-			b->discard = true; /* a stream depending on itself (§5.3.1) */
+			discard = true; /* a stream depending on itself (§5.3.1) */
 			out_rst(h, f->stream, CACHET_H2_PROTOCOL_ERROR);
 		} else if (h->going_away) {
-			b->discard = true; /* after our GOAWAY: ignored (§6.8) */
+			discard = true; /* after our GOAWAY: ignored (§6.8) */
 		} else if (h->nstreams == CACHET_H2_MAX_STREAMS) {
-			b->discard = true;
+			discard = true;
 			out_rst(h, f->stream, CACHET_H2_REFUSED_STREAM);
 		} else {
 			s = &h->streams[h->nstreams++];
@@ -771,6 +799,23 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 			                     .send_window = h->peer_initial_window,
 			                     .recv_window = WINDOW_DEFAULT};
 		}
+	}
+	if (s && !trailers && end && memo_hit(h, c.p, c.len)) {
+		h->hb.stream = f->stream;
+		h->hb.end_stream = f->flags & CACHET_H2_END_STREAM;
+		block_done(h);
+		return;
+	}
+	block_begin(h, f);
+	h->hb.trailers = trailers;
+	h->hb.discard = discard;
+	/* any other block may change the HPACK table: the memo holds only if this one replaces it
+	 */
+	h->memo_len = 0;
+	h->memo_pending = 0;
+	if (end && c.len <= sizeof(h->memo) && all_indexed(c.p, c.len)) {
+		memcpy(h->memo, c.p, c.len);
+		h->memo_pending = (uint8_t)c.len;
 	}
 	block_fragment(h, c.p, c.len, end);
 }
@@ -1060,6 +1105,11 @@ static void on_frame(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 }
 
 /* ---- the interface ---- */
+
+void cachet_h2_set_remote(struct cachet_h2 *h, const struct cachet_log_remote *remote)
+{
+	h->remote = remote;
+}
 
 struct cachet_h2 *cachet_h2_new(const struct cachet_h2_env *env)
 {

@@ -135,6 +135,8 @@ enum field_id {
 	FIELD_IF_UNMODIFIED_SINCE,
 	FIELD_IF_RANGE,
 	FIELD_RANGE,
+	FIELD_REFERER,
+	FIELD_USER_AGENT,
 	FIELD_EXPECT,
 };
 
@@ -153,6 +155,8 @@ static const struct {
     {"if-unmodified-since", FIELD_IF_UNMODIFIED_SINCE},
     {"if-range", FIELD_IF_RANGE},
     {"range", FIELD_RANGE},
+    {"referer", FIELD_REFERER},
+    {"user-agent", FIELD_USER_AGENT},
     {"expect", FIELD_EXPECT},
 };
 
@@ -484,6 +488,14 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 		return 0;
 	case FIELD_RANGE:
 		set_single(&req->range, &req->n_range, v);
+		return 0;
+	case FIELD_REFERER:
+		if (!req->referer.len)
+			req->referer = v;
+		return 0;
+	case FIELD_USER_AGENT:
+		if (!req->user_agent.len)
+			req->user_agent = v;
 		return 0;
 	case FIELD_EXPECT: /* 100-continue is the only expectation defined (RFC 9110 §10.1.1) */
 		if (v.len > 0 && req->expect != CACHET_EXPECT_OTHER)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cachet/clock.h"
+#include "cachet/notify.h"
 #include "cachet/store.h"
 
 #define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
@@ -116,6 +117,24 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 	if (n > 0)
 		cachet_reload_file_write(r->status_path, text,
 		                         (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
+/* Tells the metrics and systemd how a rescan went (READY=1 ends the RELOADING=1 of its start). */
+static void outcome_publish(struct cachet_reloader *r, const struct outcome *o)
+{
+	char status[600];
+	if (r->metrics) {
+		cachet_metrics_reload(r->metrics, o->ok, o->ms * 1000000);
+		if (o->ok)
+			cachet_metrics_store(r->metrics, o->generation, o->files, o->bytes);
+	}
+	if (o->ok)
+		snprintf(status, sizeof(status), "serving generation %llu: %zu files, %zu bytes",
+		         (unsigned long long)o->generation, o->files, o->bytes);
+	else
+		snprintf(status, sizeof(status), "reload failed: %s; generation %llu keeps serving",
+		         o->error, (unsigned long long)o->generation);
+	cachet_notify_ready(status);
 }
 
 /* Counts what changed between two generations, for the log line. */
@@ -220,6 +239,7 @@ static void variants_complete(struct cachet_reloader *r, unsigned threads)
 
 static void rescan(struct cachet_reloader *r)
 {
+	cachet_notify_reloading();
 	int64_t t0 = mono_ms(), started_ns = cachet_clock_mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
@@ -238,6 +258,7 @@ static void rescan(struct cachet_reloader *r)
 		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
 		        (long long)o.ms, o.error, (unsigned long long)r->version);
 		status_write(r, &o);
+		outcome_publish(r, &o);
 		return;
 	}
 	diff_count(old, new, &o);
@@ -264,6 +285,7 @@ static void rescan(struct cachet_reloader *r)
 		o.variants_ms = mono_ms() - t0;
 	}
 	status_write(r, &o);
+	outcome_publish(r, &o);
 }
 
 static unsigned cpus_usable(void)

@@ -470,6 +470,38 @@ static void test_spa_options(void **state)
 	assert_true(o.link_preload);
 }
 
+/* Issue 13's options: the log, its format, the metrics address (never the content one), replace. */
+static void test_ops_options(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	const char *none[] = {NULL};
+	assert_int_equal(parse(&cfg, none, err, sizeof(err)), 0);
+	assert_null(cfg.access_log);
+	assert_null(cfg.metrics_listen);
+	assert_false(cfg.replace);
+	const char *on[] = {"--access-log", "-",         "--log-format",
+	                    "json",         "--metrics", "127.0.0.1:9090",
+	                    "--replace",    NULL};
+	assert_int_equal(parse(&cfg, on, err, sizeof(err)), 0);
+	assert_string_equal(cfg.access_log, "-");
+	assert_int_equal(cfg.log_format, CACHET_LOG_JSON);
+	assert_true(cfg.replace);
+	check_addr(&cfg.metrics_addr, cfg.metrics_addr_len, AF_INET, "127.0.0.1", 9090);
+	const char *same[] = {"--listen", "127.0.0.1:8080", "--metrics", "127.0.0.1:8080", NULL};
+	assert_int_equal(parse(&cfg, same, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "content address"));
+	const char *both0[] = {"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", NULL};
+	assert_int_equal(parse(&cfg, both0, err, sizeof(err)), 0);
+	const char *badfmt[] = {"--log-format", "common", NULL};
+	assert_int_equal(parse(&cfg, badfmt, err, sizeof(err)), -EINVAL);
+	const char *badm[] = {"--metrics", "nowhere", NULL};
+	assert_int_equal(parse(&cfg, badm, err, sizeof(err)), -EINVAL);
+	const char *nopid[] = {"--replace", "--pid-file", "", NULL};
+	assert_int_equal(parse(&cfg, nopid, err, sizeof(err)), -EINVAL);
+}
+
 /* --cache-immutable / --cache-revalidate / --cache-default land in cfg.cache, which the policy
  * module reads as is: a revalidate glob beats both the hash rule and an immutable glob. */
 static void test_cache_options(void **state)
@@ -631,6 +663,7 @@ int main(void)
 	    cmocka_unit_test(test_rejected),
 	    cmocka_unit_test(test_option_errors_name_option),
 	    cmocka_unit_test(test_zerocopy_min),
+	    cmocka_unit_test(test_ops_options),
 	    cmocka_unit_test(test_cache_options),
 	    cmocka_unit_test(test_spa_options),
 	    cmocka_unit_test(test_add_header),

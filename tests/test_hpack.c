@@ -174,7 +174,9 @@ static void test_int(void **state)
 static void put_file(const char *dir, const char *name, const char *body, size_t n)
 {
 	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	int len = snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_true(len > 0 &&
+	            (size_t)len < sizeof(p)); /* checked: -O3 warns of truncation otherwise */
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);
 	fwrite(body, 1, n, f);

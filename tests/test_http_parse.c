@@ -59,6 +59,22 @@ static char *build(size_t cap)
 	return s;
 }
 
+/* Referer and User-Agent are kept for the access log: the first line of each, empty when absent. */
+static void test_log_fields(void **state)
+{
+	struct result r;
+
+	(void)state;
+	parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/8\r\nreferer: http://b/\r\n"
+	          "User-Agent: second\r\n\r\n");
+	assert_true(r.rc > 0);
+	assert_span(r.req.user_agent, "curl/8");
+	assert_span(r.req.referer, "http://b/");
+	parse(&r, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(r.req.user_agent.len, 0);
+	assert_int_equal(r.req.referer.len, 0);
+}
+
 static void test_simple_get(void **state)
 {
 	const char *in = "GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n";
@@ -864,6 +880,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_simple_get),
+	    cmocka_unit_test(test_log_fields),
 	    cmocka_unit_test(test_head_http10_no_host),
 	    cmocka_unit_test(test_methods),
 	    cmocka_unit_test(test_errors),

@@ -63,6 +63,9 @@ struct cachet_request {
 	unsigned n_if_range;
 	struct cachet_span range;
 	unsigned n_range;
+	/* For the access log only (first line kept; empty when absent). */
+	struct cachet_span referer;
+	struct cachet_span user_agent;
 };
 
 /**

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cachet/config.h"
+#include "cachet/metrics.h"
 #include "cachet/worker.h"
 
 #define CACHET_RELOAD_HELD_MAX 16
@@ -18,6 +19,7 @@ struct cachet_reloader {
 	struct cachet_shared *shared;
 	struct cachet_worker *workers;
 	unsigned n_workers;
+	struct cachet_metrics *metrics; /* set before start; NULL: not counted */
 	pthread_t thread;
 	pthread_mutex_t
 	    lock; /* guards the fields below; taken by the main thread and the reloader */
