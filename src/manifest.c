@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cachet/chars.h"
+
 /* ---- the JSON scan (RFC 8259), recursive to CACHET_MANIFEST_DEPTH_MAX levels ---- */
 
 struct scan {
@@ -36,11 +38,7 @@ static int hex4(const char *p)
 {
 	int v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
+		int d = cachet_char_hex_value(p[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
