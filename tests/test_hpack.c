@@ -173,8 +173,9 @@ static void test_int(void **state)
 
 static void put_file(const char *dir, const char *name, const char *body, size_t n)
 {
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	char p[512];
+	int len = snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_true(len > 0 && (size_t)len < sizeof(p));
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);
 	fwrite(body, 1, n, f);
