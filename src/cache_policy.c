@@ -4,6 +4,8 @@
 #include <fnmatch.h>
 #include <string.h>
 
+#include "cachet/chars.h"
+
 /*
  * The rule, certain evidence first (see cache_policy.h for the forms):
  *  1. an immutable directory of a framework (_app/immutable/, _astro/, _nuxt/, _next/static/);
@@ -29,11 +31,6 @@ static size_t last_segment(const char *s, size_t len)
 	return i;
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static bool is_lower(char c)
 {
 	return c >= 'a' && c <= 'z';
@@ -51,7 +48,7 @@ static bool is_alpha(char c)
 
 static bool is_base64url(char c)
 {
-	return is_alpha(c) || is_digit(c) || c == '-' || c == '_';
+	return is_alpha(c) || cachet_char_is_digit(c) || c == '-' || c == '_';
 }
 
 /* ---- 1. immutable directories ---- */
@@ -99,7 +96,7 @@ static bool lower_hex(const char *s, size_t n, size_t *digits, size_t *letters)
 {
 	*digits = *letters = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (is_digit(s[i]))
+		if (cachet_char_is_digit(s[i]))
 			(*digits)++;
 		else if (s[i] >= 'a' && s[i] <= 'f')
 			(*letters)++;
@@ -240,13 +237,13 @@ static bool number_word_like(const char *s, size_t n)
 
 	while (lead < n && is_alpha(s[lead]))
 		lead++;
-	for (end = lead; end < n && is_digit(s[end]);)
+	for (end = lead; end < n && cachet_char_is_digit(s[end]);)
 		end++;
 	trail = n - end;
 	if (lead == 0 && trail > 1 && s[end] == 'x') { /* 1200x630 */
 		size_t k = end + 1;
 
-		while (k < n && is_digit(s[k]))
+		while (k < n && cachet_char_is_digit(s[k]))
 			k++;
 		return k == n;
 	}
@@ -276,7 +273,7 @@ static bool number_word_like(const char *s, size_t n)
 static bool piece_word_like(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (is_digit(s[i]))
+		if (cachet_char_is_digit(s[i]))
 			return number_word_like(s, n);
 	return n > 0 && letters_word_like(s, n); /* "--" or "-_": random, never in names */
 }
@@ -292,7 +289,7 @@ static bool base64url_hash(const char *s)
 	for (i = 0; i < BASE64URL_HASH_LEN; i++) {
 		if (!is_base64url(s[i]))
 			return false;
-		digits += is_digit(s[i]);
+		digits += cachet_char_is_digit(s[i]);
 	}
 	if (digits == BASE64URL_HASH_LEN)
 		return false;

@@ -230,8 +230,8 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* A Cache-Control value goes into every response head as it is: any control character (CR and
- * LF would split the head, the others are invalid in a field value) is refused. */
+/* A Cache-Control value goes into every response head as it is: any control character but HTAB
+ * (CR and LF would split the head, the others are invalid in a field value) is refused. */
 static bool has_field_ctl(const char *s)
 {
 	for (; *s; s++)

@@ -8,21 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "cachet/chars.h"
 #include "cachet/path.h"
+#include "cachet/span.h"
 
 /* ---- the tokenizer ---- */
-
-struct span {
-	const char *p;
-	size_t len;
-};
 
 /* The attributes of one start tag that matter here; the first occurrence of each wins (as in
  * HTML, where a repeated attribute is ignored). */
 struct attrs {
-	struct span src, href, rel, type, as, media, crossorigin;
+	struct cachet_span src, href, rel, type, as, media, crossorigin;
 	bool has_crossorigin, nomodule;
 };
 
@@ -36,13 +32,8 @@ static bool is_alpha(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool span_is(struct span s, const char *lit)
-{
-	return s.len == strlen(lit) && strncasecmp(s.p, lit, s.len) == 0;
-}
-
 /* s without leading and trailing ASCII whitespace. */
-static struct span trim(struct span s)
+static struct cachet_span trim(struct cachet_span s)
 {
 	while (s.len && is_space(s.p[0])) {
 		s.p++;
@@ -54,7 +45,7 @@ static struct span trim(struct span s)
 }
 
 /* Whether the whitespace-separated token list s holds tok (case-insensitive). */
-static bool has_token(struct span s, const char *tok)
+static bool has_token(struct cachet_span s, const char *tok)
 {
 	size_t i = 0;
 	while (i < s.len) {
@@ -63,7 +54,7 @@ static bool has_token(struct span s, const char *tok)
 		size_t start = i;
 		while (i < s.len && !is_space(s.p[i]))
 			i++;
-		if (i > start && span_is((struct span){s.p + start, i - start}, tok))
+		if (i > start && cachet_span_ieq((struct cachet_span){s.p + start, i - start}, tok))
 			return true;
 	}
 	return false;
@@ -72,31 +63,31 @@ static bool has_token(struct span s, const char *tok)
 /* Where needle (lowercase) starts in [p, end), case-insensitively, or NULL. */
 static const char *find_nocase(const char *p, const char *end, const char *needle)
 {
-	size_t n = strlen(needle);
-	for (; (size_t)(end - p) >= n; p++)
-		if (strncasecmp(p, needle, n) == 0)
+	for (; p < end; p++)
+		if (cachet_span_iprefix((struct cachet_span){p, (size_t)(end - p)}, needle))
 			return p;
 	return NULL;
 }
 
-static void attr_set(struct attrs *a, struct span name, struct span value, bool has_value)
+static void attr_set(struct attrs *a, struct cachet_span name, struct cachet_span value,
+                     bool has_value)
 {
 	struct {
 		const char *name;
-		struct span *slot;
+		struct cachet_span *slot;
 	} known[] = {{"src", &a->src},   {"href", &a->href}, {"rel", &a->rel},
 	             {"type", &a->type}, {"as", &a->as},     {"media", &a->media}};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (span_is(name, known[i].name)) {
+		if (cachet_span_ieq(name, known[i].name)) {
 			if (!known[i].slot->p && has_value)
 				*known[i].slot = value;
 			return;
 		}
 	}
-	if (span_is(name, "crossorigin") && !a->has_crossorigin) {
+	if (cachet_span_ieq(name, "crossorigin") && !a->has_crossorigin) {
 		a->has_crossorigin = true;
-		a->crossorigin = has_value ? value : (struct span){"", 0};
-	} else if (span_is(name, "nomodule")) {
+		a->crossorigin = has_value ? value : (struct cachet_span){"", 0};
+	} else if (cachet_span_ieq(name, "nomodule")) {
 		a->nomodule = true;
 	}
 }
@@ -116,7 +107,7 @@ static bool read_attrs(const char **pp, const char *end, struct attrs *a)
 		do /* an attribute name may start with '=' (HTML: unexpected-equals-sign) */
 			p++;
 		while (p < end && !is_space(*p) && *p != '/' && *p != '>' && *p != '=');
-		struct span name = {n0, (size_t)(p - n0)}, value = {NULL, 0};
+		struct cachet_span name = {n0, (size_t)(p - n0)}, value = {NULL, 0};
 		while (p < end && is_space(*p))
 			p++;
 		bool has_value = p < end && *p == '=';
@@ -128,13 +119,13 @@ static bool read_attrs(const char **pp, const char *end, struct attrs *a)
 				const char *close = memchr(p + 1, *p, (size_t)(end - p - 1));
 				if (!close)
 					close = end; /* unterminated: the value runs to the end */
-				value = (struct span){p + 1, (size_t)(close - p - 1)};
+				value = (struct cachet_span){p + 1, (size_t)(close - p - 1)};
 				p = close < end ? close + 1 : end;
 			} else {
 				const char *v0 = p;
 				while (p < end && !is_space(*p) && *p != '>')
 					p++;
-				value = (struct span){v0, (size_t)(p - v0)};
+				value = (struct cachet_span){v0, (size_t)(p - v0)};
 			}
 		}
 		attr_set(a, name, value, has_value);
@@ -143,7 +134,7 @@ static bool read_attrs(const char **pp, const char *end, struct attrs *a)
 	return p < end;
 }
 
-static int report(cachet_link_fn *fn, void *ctx, enum cachet_link_kind kind, struct span url,
+static int report(cachet_link_fn *fn, void *ctx, enum cachet_link_kind kind, struct cachet_span url,
                   const struct attrs *a, int *count)
 {
 	url = trim(url);
@@ -152,12 +143,12 @@ static int report(cachet_link_fn *fn, void *ctx, enum cachet_link_kind kind, str
 	struct cachet_link_ref ref = {.kind = kind, .url = url.p, .url_len = url.len};
 	ref.crossorigin = a->has_crossorigin;
 	ref.use_credentials =
-	    a->has_crossorigin && span_is(trim(a->crossorigin), "use-credentials");
+	    a->has_crossorigin && cachet_span_ieq(trim(a->crossorigin), "use-credentials");
 	(*count)++;
 	return fn ? fn(ctx, &ref) : 0;
 }
 
-static bool javascript_type(struct span t)
+static bool javascript_type(struct cachet_span t)
 {
 	t = trim(t);
 	if (t.len == 0)
@@ -167,34 +158,34 @@ static bool javascript_type(struct span t)
 }
 
 /* What one <script> or <link> start tag refers to. */
-static int element(struct span tag, const struct attrs *a, cachet_link_fn *fn, void *ctx,
+static int element(struct cachet_span tag, const struct attrs *a, cachet_link_fn *fn, void *ctx,
                    int *count)
 {
-	if (span_is(tag, "base"))
+	if (cachet_span_ieq(tag, "base"))
 		return a->href.p ? report(fn, ctx, CACHET_LINK_BASE, a->href, a, count) : 0;
-	if (span_is(tag, "script")) {
+	if (cachet_span_ieq(tag, "script")) {
 		if (!a->src.p || a->nomodule)
 			return 0;
-		if (span_is(trim(a->type), "module"))
+		if (cachet_span_ieq(trim(a->type), "module"))
 			return report(fn, ctx, CACHET_LINK_MODULE, a->src, a, count);
 		return javascript_type(a->type)
 		           ? report(fn, ctx, CACHET_LINK_SCRIPT, a->src, a, count)
 		           : 0;
 	}
-	if (!span_is(tag, "link") || !a->href.p)
+	if (!cachet_span_ieq(tag, "link") || !a->href.p)
 		return 0;
 	if (has_token(a->rel, "stylesheet") && !has_token(a->rel, "alternate") &&
-	    (!a->media.p || span_is(trim(a->media), "all") || trim(a->media).len == 0))
+	    (!a->media.p || cachet_span_ieq(trim(a->media), "all") || trim(a->media).len == 0))
 		return report(fn, ctx, CACHET_LINK_STYLE, a->href, a, count);
 	if (has_token(a->rel, "modulepreload"))
 		return report(fn, ctx, CACHET_LINK_MODULE, a->href, a, count);
 	if (has_token(a->rel, "preload")) {
-		struct span as = trim(a->as);
-		if (span_is(as, "style"))
+		struct cachet_span as = trim(a->as);
+		if (cachet_span_ieq(as, "style"))
 			return report(fn, ctx, CACHET_LINK_STYLE, a->href, a, count);
-		if (span_is(as, "script"))
+		if (cachet_span_ieq(as, "script"))
 			return report(fn, ctx, CACHET_LINK_PRELOAD_SCRIPT, a->href, a, count);
-		if (span_is(as, "font"))
+		if (cachet_span_ieq(as, "font"))
 			return report(fn, ctx, CACHET_LINK_FONT, a->href, a, count);
 	}
 	return 0;
@@ -237,7 +228,7 @@ int cachet_link_preload_scan(const char *html, size_t len, cachet_link_fn *fn, v
 		const char *n0 = ++p;
 		while (p < end && !is_space(*p) && *p != '/' && *p != '>')
 			p++;
-		struct span tag = {n0, (size_t)(p - n0)};
+		struct cachet_span tag = {n0, (size_t)(p - n0)};
 		struct attrs a;
 		if (!read_attrs(&p, end, &a))
 			break;
@@ -246,7 +237,7 @@ int cachet_link_preload_scan(const char *html, size_t len, cachet_link_fn *fn, v
 			return rc;
 		for (size_t i = 0; i < sizeof(raw_text) / sizeof(raw_text[0]); i++) {
 			char close[16];
-			if (!span_is(tag, raw_text[i]))
+			if (!cachet_span_ieq(tag, raw_text[i]))
 				continue;
 			snprintf(close, sizeof(close), "</%s", raw_text[i]);
 			const char *c = find_nocase(p, end, close);
@@ -262,7 +253,7 @@ int cachet_link_preload_scan(const char *html, size_t len, cachet_link_fn *fn, v
 struct collected {
 	struct cachet_link_ref refs[CACHET_LINK_PRELOAD_REFS_MAX];
 	size_t n;
-	struct span base;
+	struct cachet_span base;
 	bool have_base;
 };
 
@@ -271,7 +262,7 @@ static int collect(void *ctx, const struct cachet_link_ref *ref)
 	struct collected *c = ctx;
 	if (ref->kind == CACHET_LINK_BASE) {
 		if (!c->have_base) /* the first <base href> is the document's */
-			c->base = (struct span){ref->url, ref->url_len};
+			c->base = (struct cachet_span){ref->url, ref->url_len};
 		c->have_base = true;
 	} else if (c->n < CACHET_LINK_PRELOAD_REFS_MAX) {
 		c->refs[c->n++] = *ref;
@@ -282,13 +273,12 @@ static int collect(void *ctx, const struct cachet_link_ref *ref)
 /* A character a URL in a Link field may hold as it is (RFC 3986 unreserved, reserved, '%'). */
 static bool url_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c));
+	return cachet_char_is_alnum(c) || (c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c));
 }
 
 /* Copies url into out (cap bytes) with "&amp;" decoded. False when it does not fit or holds a
  * character no URL in a header may hold. */
-static bool unescape(struct span url, char *out, size_t cap)
+static bool unescape(struct cachet_span url, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < url.len; i++) {
@@ -311,7 +301,7 @@ static bool foreign(const char *url)
 	if (url[0] == '/' && url[1] == '/')
 		return true;
 	size_t i = 0;
-	while (is_alpha(url[i]) || (i > 0 && ((url[i] >= '0' && url[i] <= '9') || url[i] == '+' ||
+	while (is_alpha(url[i]) || (i > 0 && (cachet_char_is_digit(url[i]) || url[i] == '+' ||
 	                                      url[i] == '-' || url[i] == '.')))
 		i++;
 	return i > 0 && url[i] == ':';
@@ -393,7 +383,7 @@ size_t cachet_link_preload_value(const char *html, size_t len, const char *doc_p
 	}
 	for (size_t i = 0; i < c.n; i++) {
 		const struct cachet_link_ref *r = &c.refs[i];
-		if (!unescape((struct span){r->url, r->url_len}, url, sizeof(url)) ||
+		if (!unescape((struct cachet_span){r->url, r->url_len}, url, sizeof(url)) ||
 		    !resolve(url, dir, abs, sizeof(abs)))
 			continue;
 		int k = cachet_path_normalize(abs, strlen(abs), key, sizeof(key));

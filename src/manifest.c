@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cachet/chars.h"
+
 /* ---- the JSON scan (RFC 8259), recursive to CACHET_MANIFEST_DEPTH_MAX levels ---- */
 
 struct scan {
@@ -36,11 +38,7 @@ static int hex4(const char *p)
 {
 	int v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
+		int d = cachet_char_hex_value(p[i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
@@ -120,16 +118,36 @@ static bool key_is(const char *key, const char *name)
 
 static int value(struct scan *s, const char *key, bool under_files);
 
+/* Whether the container ends here (with `close`, after whitespace), consuming it. */
+static bool closes(struct scan *s, char close)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or element: 1 for another (',' consumed), 0 at the end (`close` consumed),
+ * -EINVAL for anything else. */
+static int next(struct scan *s, char close)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		return 1;
+	}
+	return closes(s, close) ? 0 : -EINVAL;
+}
+
 /* The members of an object at s->p ('{'). */
 static int object(struct scan *s, bool under_files)
 {
 	char key[32];
 	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
+	if (closes(s, '}'))
 		return 0;
-	}
 	for (;;) {
 		skip_ws(s);
 		if (s->p >= s->end || *s->p != '"' || string(s) < 0)
@@ -145,16 +163,8 @@ static int object(struct scan *s, bool under_files)
 		               under_files || key_is(key, "files") || key_is(key, "entrypoints"));
 		if (rc < 0)
 			return rc;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == '}') {
-			s->p++;
-			return 0;
-		}
-		return -EINVAL;
+		if ((rc = next(s, '}')) <= 0)
+			return rc;
 	}
 }
 
@@ -162,25 +172,14 @@ static int object(struct scan *s, bool under_files)
 static int array(struct scan *s, const char *key, bool under_files)
 {
 	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
+	if (closes(s, ']'))
 		return 0;
-	}
 	for (;;) {
 		int rc = value(s, key, under_files);
 		if (rc < 0)
 			return rc;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p < s->end && *s->p == ']') {
-			s->p++;
-			return 0;
-		}
-		return -EINVAL;
+		if ((rc = next(s, ']')) <= 0)
+			return rc;
 	}
 }
 

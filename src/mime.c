@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cachet/chars.h"
+
 #define OCTET_STREAM "application/octet-stream"
 #define UTF8         "; charset=utf-8"
 
@@ -188,7 +190,7 @@ const char *cachet_mime_type(const char *name, size_t len)
 
 		if (c == '\0') /* would cut the key short and match a shorter extension */
 			return OCTET_STREAM;
-		key[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+		key[i] = cachet_char_lower(c);
 	}
 	key[n] = '\0';
 	e = bsearch(key, table, sizeof(table) / sizeof(table[0]), sizeof(table[0]), cmp_entry);

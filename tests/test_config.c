@@ -318,7 +318,7 @@ static const struct bad_case bad_cases[] = {
     {{"--watch-debounce", "soon"}, {"--watch-debounce", NULL}},
     {{"--watch-debounce", ""}, {"--watch-debounce", NULL}},
     {{"--watch=1"}, {"unknown option", NULL}},
-    /* --cache-default: no control character of any kind (it goes into every head) */
+    /* --cache-default: no control character but HTAB (it goes into every head) */
     {{"--cache-default", ""}, {"--cache-default", NULL}},
     {{"--cache-default", "max-age=1\r\nX: y"}, {"--cache-default", "control"}},
     {{"--cache-default", "max-age=1\x01"}, {"--cache-default", "control"}},
@@ -516,6 +516,11 @@ static void test_cache_options(void **state)
 	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
 	assert_int_equal(cfg.cache.n_globs, 1);
 	assert_int_equal(cfg.cache.n_revalidate, 2);
+	/* HTAB is the one control character a field value may hold (RFC 9110 §5.5) */
+	static const char *const tab[] = {"--cache-default", "max-age=60,\tpublic", NULL};
+	assert_int_equal(parse(&cfg, tab, err, sizeof(err)), 0);
+	assert_string_equal(cfg.cache.default_value, "max-age=60,\tpublic");
+	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
 	static const struct {
 		const char *path, *want;
 	} cases[] = {

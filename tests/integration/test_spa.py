@@ -3,13 +3,14 @@
 and on reload, Expect, and a tree laid out like `vite build` output end to end."""
 
 import os
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (LISTEN_RE, ServedTree, Server, connect, expect_closed,  # noqa: E402
                      expect_status, is_open, main, make_tree, read_response, request,
-                     run_cachet, send, test)
+                     run_cachet, send, Skip, test)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -108,6 +109,59 @@ def fallback_serves_index_for_routes():
             expect_status(t.srv.get(path), status, path)
         expect_status(t.srv.get("/route", method="POST"), 405, "POST /route")
         expect_status(t.srv.get("/route", method="BREW"), 501, "BREW /route")
+
+
+def curl_h2(port, path, *args):
+    """(status, {lower-case name: value}, body) of one HTTP/2 (prior knowledge) request by curl."""
+    try:
+        if "HTTP2" not in subprocess.run(["curl", "-V"], capture_output=True, text=True).stdout:
+            raise Skip("curl without HTTP/2")
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--max-time", "5", "-D", "-",
+                            "-o", "/dev/null", *args, "http://127.0.0.1:%d%s" % (port, path)],
+                           capture_output=True, timeout=10)
+        body = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--max-time", "5",
+                               *args, "http://127.0.0.1:%d%s" % (port, path)],
+                              capture_output=True, timeout=10).stdout
+    except FileNotFoundError:
+        raise Skip("curl is not installed")
+    lines = r.stdout.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/2 "), "expected an HTTP/2 answer to %s, got %r" % (path,
+                                                                                     r.stdout)
+    fields = dict(ln.split(": ", 1) for ln in lines[1:] if ": " in ln)
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in fields.items()}, body
+
+
+@test
+def fallback_over_http2():
+    # The same answers as over HTTP/1.1: the fallback's own 200 (ETag, Link, variants, Vary,
+    # 304, HEAD), 404 with the error page for a missing path with an extension, 405/501 kept.
+    page = INDEX.replace("</head>", '<script src="/assets/app.js"></script></head>')
+    files = {"index.html": page, "assets/app.js": "console.log(1)", "404.html": "<h1>lost</h1>"}
+    with ServedTree(files, "--fallback", "/index.html", "--error-page", "404=/404.html",
+                    "--link-preload") as t:
+        port = t.srv.port
+        st, plain, body = curl_h2(port, "/index.html")
+        assert st == 200 and body == page.encode(), (st, plain, body)
+        st, h, body = curl_h2(port, "/dashboard/settings")
+        assert st == 200 and body == page.encode(), "expected index.html for a route over " \
+            "HTTP/2, got %r %r %r" % (st, h, body)
+        for k in ("etag", "cache-control", "content-type", "link"):
+            assert h.get(k) == plain.get(k), "expected the %s of index.html, got %r" % (k, h)
+        assert h.get("link") == "</assets/app.js>; rel=preload; as=script", h
+        st, h, _ = curl_h2(port, "/route", "-H", "accept-encoding: gzip")
+        assert st == 200 and h.get("content-encoding") == "gzip" and \
+            h.get("vary") == "Accept-Encoding", "expected the gzip variant with Vary, got %r" % h
+        st, h, _ = curl_h2(port, "/route", "-H", "if-none-match: " + plain["etag"])
+        assert st == 304, "expected 304 for a route over HTTP/2, got %r %r" % (st, h)
+        st, h, _ = curl_h2(port, "/route", "-I")
+        assert st == 200 and h.get("content-length") == str(len(page)), (st, h)
+        st, h, body = curl_h2(port, "/assets/app.0ld1234.js")
+        assert st == 404 and body == b"<h1>lost</h1>", "expected the error page, got %r %r %r" % (
+            st, h, body)
+        assert st == 404 and "cache-control" not in h, h
+        for method, want in (("POST", 405), ("BREW", 501)):
+            st, h, _ = curl_h2(port, "/route", "-X", method)
+            assert st == want, "expected %d for %s /route over HTTP/2, got %r" % (want, method, st)
 
 
 @test
