@@ -35,13 +35,15 @@
  * per-allocation overhead: an entry with variants has ~4 KB of blocks, which malloc would round
  * to 5 KB). A chunk counts the heads alive in it, plus one while a builder fills it, and goes
  * back whole when the last goes: a generation whose blocks are all replaced returns its pages. */
-#define HEADS_CHUNK ((size_t)256 * 1024)
-
 struct heads_chunk {
 	atomic_size_t live;
 	size_t used;
 	_Alignas(max_align_t) char mem[];
 };
+
+/* A chunk with its header is exactly 256 KB: jemalloc's size class, so that no part of the
+ * allocation is rounded up (256 KB plus a header would take a 320 KB class). */
+#define HEADS_CHUNK ((size_t)256 * 1024 - offsetof(struct heads_chunk, mem))
 
 /* refs, then the entry's representations (when it is an entry's), then the block texts */
 struct cachet_heads {
@@ -56,6 +58,11 @@ struct heads_builder {
 	size_t len;
 	unsigned n;
 	struct heads_chunk *chunk; /* being filled; the builder holds one count on it */
+	/* Blocks of files whose variants are still pending go to chunks of their own: the
+	 * generation that adds the variants replaces all of them, so those chunks go back whole
+	 * instead of being held by the few long-lived blocks packed among them. */
+	struct heads_chunk *chunk_pending;
+	bool pending; /* heads_alloc uses chunk_pending */
 	struct {
 		struct cachet_block *blk;
 		size_t off, h2_off; /* its text, its HPACK twin */
@@ -148,14 +155,15 @@ static struct cachet_heads *heads_alloc(struct heads_builder *hb, size_t size)
 			h->chunk = NULL;
 		return h;
 	}
-	struct heads_chunk *c = hb->chunk;
+	struct heads_chunk **slot = hb->pending ? &hb->chunk_pending : &hb->chunk;
+	struct heads_chunk *c = *slot;
 	if (!c || c->used + size > HEADS_CHUNK) {
-		if (!(c = malloc(sizeof(*c) + HEADS_CHUNK)))
+		if (!(c = malloc(offsetof(struct heads_chunk, mem) + HEADS_CHUNK)))
 			return NULL;
 		atomic_init(&c->live, 1);
 		c->used = 0;
-		chunk_unref(hb->chunk);
-		hb->chunk = c;
+		chunk_unref(*slot);
+		*slot = c;
 	}
 	struct cachet_heads *h = (struct cachet_heads *)(void *)(c->mem + c->used);
 	c->used += size;
@@ -171,14 +179,18 @@ static struct heads_builder *builder_new(void)
 		hb->len = 0;
 		hb->n = 0;
 		hb->chunk = NULL;
+		hb->chunk_pending = NULL;
+		hb->pending = false;
 	}
 	return hb;
 }
 
 static void builder_free(struct heads_builder *hb)
 {
-	if (hb)
+	if (hb) {
 		chunk_unref(hb->chunk);
+		chunk_unref(hb->chunk_pending);
+	}
 	free(hb);
 }
 
@@ -877,7 +889,9 @@ static int entries_format(struct scan *s)
 			continue;
 		heads_unref(e->heads);
 		e->heads = NULL;
+		s->hb->pending = e->blob->pending != 0;
 		int rc = entry_reprs(s->hb, e);
+		s->hb->pending = false;
 		if (rc < 0)
 			return fail(s, rc, "cannot format headers for", e->path);
 	}
@@ -1154,6 +1168,22 @@ void cachet_store_ref(struct cachet_store *st)
 	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
 }
 
+/* jemalloc's control interface when the binary is linked with it (weak: sanitizer builds bring
+ * their own allocator, and the unit tests may run without it). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* Gives the pages freed so far back to the system now rather than over jemalloc's 10 s decay
+ * (main.c): a retired generation (and, after the start-up compression, the compressors' work
+ * areas, freed just before the generation that still lacked variants goes) is tens of MB that
+ * would otherwise count in RSS for seconds. Once per generation, on the thread dropping it: a
+ * few madvise calls. */
+static void allocator_purge(void)
+{
+	if (mallctl)
+		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* MALLCTL_ARENAS_ALL */
+}
+
 void cachet_store_unref(struct cachet_store *st)
 {
 	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
@@ -1164,6 +1194,7 @@ void cachet_store_unref(struct cachet_store *st)
 	heads_unref(st->error_heads);
 	free(st->index);
 	free(st);
+	allocator_purge();
 }
 
 /* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
