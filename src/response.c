@@ -1,5 +1,7 @@
 /* response.c - request -> preformatted response. The hot path of cachet: everything here is a
- * lookup, a compare or a memcpy; blocks were formatted when the generation was built. */
+ * lookup, a compare or a memcpy; blocks were formatted when the generation was built (the rare
+ * 206 and 416 heads are put together here from parts the generation shares). */
+#define _GNU_SOURCE /* memmem */
 #include "cachet/response.h"
 
 #include <assert.h>
@@ -39,14 +41,15 @@ static void extra_end_with_length(struct cachet_reply *r, char *p, const char *e
 	r->extra_len = (uint8_t)(p + 2 - r->extra);
 }
 
-/* A 206 for bytes first..last of rep: the preformatted block plus two lines formatted here
- * (digits by hand: no printf on a request path); at most 15 + 68 + 2 + 16 + 20 + 2 bytes. */
+/* A 206 for bytes first..last of rep: the lines it shares with the 200 block (written from it,
+ * see cachet_response_write_head) plus two formatted here (digits by hand: no printf on a request
+ * path); at most 15 + 68 + 2 + 16 + 20 + 2 bytes. */
 static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_t last,
                           struct cachet_reply *r)
 {
 	static const char cr[] = "Content-Range: ";
 	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
-	*r = (struct cachet_reply){.head = &rep->partial,
+	*r = (struct cachet_reply){.head = &rep->ok,
 	                           .status = 206,
 	                           .body = rep->body + first,
 	                           .body_len = last - first + 1};
@@ -67,14 +70,41 @@ static_assert(CACHET_RESPONSE_EXTRA_MAX >= 16 + 20 + 2 + CACHET_MULTIPART_TYPE_M
 static void reply_multipart(const struct cachet_repr *rep, const struct cachet_multipart *mp,
                             struct cachet_reply *r)
 {
-	*r = (struct cachet_reply){.head = &rep->partial, .status = 206, .multipart = mp};
+	*r = (struct cachet_reply){.head = &rep->ok, .status = 206, .multipart = mp};
 	extra_end_with_length(r, r->extra, r->extra + sizeof(r->extra) - 2, mp->body_len);
+}
+
+static const char vary_line[] = "Vary: Accept-Encoding\r\n";
+
+/* "Content-Range: bytes *\/N", "Content-Length: 0" and Vary, with the NUL, must fit. */
+static_assert(CACHET_RESPONSE_EXTRA_MAX >= 23 + 20 + 2 + 19 + sizeof(vary_line),
+              "room for the 416 lines");
+
+/* A 416: the generation's block (status, Date, Server) and the lines of this representation,
+ * in the order the block formatted per representation had them. */
+static void reply_unsatisfiable(const struct cachet_store *st, const struct cachet_repr *rep,
+                                bool vary, struct cachet_reply *r)
+{
+	static const char cr[] = "Content-Range: bytes */", cl[] = "\r\nContent-Length: 0\r\n";
+	*r = (struct cachet_reply){.head = &st->unsatisfiable, .status = 416};
+	char *p = r->extra, *end = r->extra + sizeof(r->extra);
+	memcpy(p, cr, sizeof(cr) - 1);
+	p += sizeof(cr) - 1;
+	p += cachet_range_format_uint(p, (size_t)(end - p), rep->body_len);
+	memcpy(p, cl, sizeof(cl) - 1);
+	p += sizeof(cl) - 1;
+	if (vary) {
+		memcpy(p, vary_line, sizeof(vary_line) - 1);
+		p += sizeof(vary_line) - 1;
+	}
+	r->extra_len = (uint8_t)(p - r->extra);
 }
 
 /* 200, 206 or 416 once the preconditions have passed (RFC 9110 §14.2: Range only on GET, only
  * when If-Range allows it; an invalid header is ignored). content_type is NULL when the
  * representation may not be sent in parts (see cachet_response_select()). */
-static void reply_body(const struct cachet_repr *rep, const char *content_type,
+static void reply_body(const struct cachet_store *st, const struct cachet_entry *e,
+                       const struct cachet_repr *rep, const char *content_type,
                        const struct cachet_validators *v, const struct cachet_request *req,
                        struct cachet_reply *r, struct cachet_multipart *mp)
 {
@@ -94,7 +124,9 @@ static void reply_body(const struct cachet_repr *rep, const char *content_type,
 			}
 			break; /* several ranges that cannot be sent in parts: the whole 200 */
 		case CACHET_RANGE_UNSATISFIABLE:
-			*r = (struct cachet_reply){.head = &rep->unsatisfiable, .status = 416};
+			/* Vary as the resource's other blocks say it (store.c, repr_blocks) */
+			reply_unsatisfiable(
+			    st, rep, e->available != 1u << CACHET_CODING_IDENTITY || e->pending, r);
 			return;
 		default:
 			break;
@@ -128,7 +160,8 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	case CACHET_COND_PROCEED:
 		break;
 	}
-	reply_body(rep, coding == CACHET_CODING_IDENTITY ? e->content_type : NULL, &v, req, r, mp);
+	reply_body(st, e, rep, coding == CACHET_CODING_IDENTITY ? e->content_type : NULL, &v, req,
+	           r, mp);
 }
 
 /* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may hold its body back until it
@@ -202,24 +235,39 @@ void cachet_response_select(const struct cachet_store *st, const struct cachet_r
 		r->close = true;
 }
 
-/* Copies block b with its Content-Type value replaced by the multipart one. The Date line comes
- * before Content-Type in every block, so b->date_off still holds in the copy. */
-static size_t copy_block_multipart(const struct cachet_block *b, const struct cachet_multipart *mp,
-                                   char *dst)
+/* Replaces the Content-Type value in the n bytes of head at dst by the multipart one. The Date
+ * line comes before Content-Type in every block, so the Date stays where it was. */
+static size_t replace_type_multipart(char *dst, size_t n, const struct cachet_multipart *mp)
 {
 	static const char ct[] = "\r\nContent-Type: ";
-	const char *at = strstr(b->text, ct); /* block texts are NUL-terminated */
-	const char *eol = at ? strstr(at + sizeof(ct) - 1, "\r\n") : NULL;
-	if (!eol) { /* not a block store.c formats; sent as it is */
-		memcpy(dst, b->text, b->len);
-		return b->len;
-	}
-	size_t head = (size_t)(at - b->text) + sizeof(ct) - 1;
-	size_t rest = b->len - (size_t)(eol - b->text);
-	memcpy(dst, b->text, head);
-	size_t n = head + cachet_multipart_type(mp, dst + head);
-	memcpy(dst + n, eol, rest);
-	return n + rest;
+	const char *at = memmem(dst, n, ct, sizeof(ct) - 1);
+	const char *eol =
+	    at ? memmem(at + sizeof(ct) - 1, n - (size_t)(at + sizeof(ct) - 1 - dst), "\r\n", 2)
+	       : NULL;
+	if (!eol) /* not a block store.c formats; sent as it is */
+		return n;
+	char type[CACHET_MULTIPART_TYPE_MAX];
+	size_t head = (size_t)(at - dst) + sizeof(ct) - 1, rest = n - (size_t)(eol - dst);
+	size_t tn = cachet_multipart_type(mp, type);
+	memmove(dst + head + tn, eol, rest);
+	memcpy(dst + head, type, tn);
+	return head + tn + rest;
+}
+
+/* A 206 head from the 200 block it shares its lines with: its own status line and Date, then the
+ * 200's lines from after the Date up to part_end (before Link and Content-Length). Never longer
+ * than the 200 block: the status line grows by 13 bytes, the Content-Length line dropped is
+ * longer. */
+static size_t write_partial(const struct cachet_block *ok, const char date[CACHET_HTTPDATE_LEN],
+                            char *dst)
+{
+	static const char st[] = "HTTP/1.1 206 Partial Content\r\n" CACHET_BLOCK_DATE_NAME;
+	size_t from = ok->date_off + CACHET_HTTPDATE_LEN, n = sizeof(st) - 1;
+	memcpy(dst, st, n);
+	memcpy(dst + n, date, CACHET_HTTPDATE_LEN);
+	n += CACHET_HTTPDATE_LEN;
+	memcpy(dst + n, ok->text + from, ok->part_end - from);
+	return n + ok->part_end - from;
 }
 
 size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,
@@ -229,11 +277,14 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	static const char tail_keep10[] = "Connection: keep-alive\r\n\r\n";
 	const struct cachet_block *b = r->head;
 	size_t n = b->len;
-	if (r->multipart)
-		n = copy_block_multipart(b, r->multipart, dst);
-	else
+	if (r->status == 206 && b->part_end) {
+		n = write_partial(b, date, dst);
+	} else {
 		memcpy(dst, b->text, b->len);
-	memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
+		memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
+	}
+	if (r->multipart)
+		n = replace_type_multipart(dst, n, r->multipart);
 	if (r->extra_len) {
 		memcpy(dst + n, r->extra, r->extra_len);
 		n += r->extra_len;

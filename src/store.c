@@ -26,9 +26,9 @@
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
 #define SCAN_DEPTH_MAX 64
 
-/* Room for one entry's blocks (four per representation, and a redirect) or a generation's
+/* Room for one entry's blocks (two per representation, and a redirect) or a generation's
  * errors, each block with its HPACK twin (at most the text's length plus 18 bytes a line). */
-#define HEADS_BLOCKS_MAX (4 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 1)
+#define HEADS_BLOCKS_MAX (2 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 2)
 #define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX * 3)
 
 /* Heads are carved out of large chunks, packed end to end (no allocator size classes, no
@@ -260,6 +260,7 @@ static int block_format(struct heads_builder *hb, struct cachet_block *blk, cons
 	if (!d)
 		return -EINVAL;
 	blk->text = NULL;
+	blk->part_end = 0;
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
@@ -303,25 +304,21 @@ static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, u
 	                 enc, extra);
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
+	const char *link = e->link ? e->link : ""; /* Link: issue 12 */
 	int rc = block_format(
 	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
-	    common, e->link ? e->link : "", r->body_len); /* Link: issue 12 */
+	    common, link, r->body_len);
+	/* the 206 has the same lines up to Link and Content-Length (response.c writes it) */
 	if (rc == 0)
-		rc = block_format(hb, &r->partial,
-		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
-		                  common);
+		r->ok.part_end =
+		    (uint16_t)(r->ok.len - strlen(link) -
+		               (size_t)snprintf(NULL, 0, "Content-Length: %zu\r\n", r->body_len));
 	if (rc == 0)
 		rc = block_format(hb, &r->not_modified,
 		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
 		                  "\r\nServer: cachet\r\n"
 		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s%s",
 		                  (int)r->etag_len, r->etag, e->cache_control, vary, extra);
-	if (rc == 0)
-		rc = block_format(
-		    hb, &r->unsatisfiable,
-		    "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " EPOCH_DATE "\r\n"
-		    "Server: cachet\r\nContent-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
-		    r->body_len, vary);
 	return rc;
 }
 
@@ -981,7 +978,10 @@ static int errors_build(struct cachet_store *st, struct heads_builder *hb)
 		if (rc < 0)
 			return rc;
 	}
-	return heads_commit(hb, &st->error_heads);
+	int rc = block_format(hb, &st->unsatisfiable,
+	                      "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " EPOCH_DATE "\r\n"
+	                      "Server: cachet\r\n");
+	return rc < 0 ? rc : heads_commit(hb, &st->error_heads);
 }
 
 const struct cachet_error *cachet_store_error(const struct cachet_store *st, int status)

@@ -205,6 +205,21 @@ static void test_variants_built(void **state)
 	assert_int_equal(entry("/empty.txt")->available, 1u << ID);
 }
 
+/* The head written for reply r, without its blank line. */
+static size_t head_text(const struct cachet_reply *r, char *out)
+{
+	const struct cachet_request req = {.keep_alive = true, .minor_version = 1};
+	size_t n = cachet_response_write_head(r, &req, false, "Thu, 01 Jan 1970 00:00:00 GMT", out);
+	return n - 2;
+}
+
+/* The 206 head of representation r, without the per-request lines. */
+static size_t partial_text(const struct cachet_repr *r, char *out)
+{
+	const struct cachet_reply p = {.head = &r->ok, .status = 206};
+	return head_text(&p, out);
+}
+
 /* What each block of a resource with variants says. */
 static void test_blocks(void **state)
 {
@@ -214,37 +229,42 @@ static void test_blocks(void **state)
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
 		const struct cachet_repr *r = &a->repr[c];
 		char line[128], cr[64];
-		const struct cachet_block *blocks[] = {&r->ok, &r->partial, &r->not_modified,
-		                                       &r->unsatisfiable};
+		/* the 206 and 416 heads are written per answer (response.c): checked as written */
+		char pt[CACHET_BLOCK_MAX], ut[CACHET_BLOCK_MAX], sel[160];
+		size_t pn = partial_text(r, pt), un;
+		snprintf(sel, sizeof(sel), "Accept-Encoding: %s\r\nRange: bytes=99999-\r\n",
+		         c == ID ? "identity" : names[c]);
+		struct cachet_reply u;
+		do_select("GET", "/a.js", sel, &u);
+		un = head_text(&u, ut);
+		const char *texts[] = {r->ok.text, pt, r->not_modified.text, ut};
+		const size_t lens[] = {r->ok.len, pn, r->not_modified.len, un};
 		for (size_t i = 0; i < 4; i++)
-			assert_int_equal(text_count(blocks[i]->text, blocks[i]->len,
-			                            "Vary: Accept-Encoding\r\n"),
+			assert_int_equal(text_count(texts[i], lens[i], "Vary: Accept-Encoding\r\n"),
 			                 1);
 		snprintf(line, sizeof(line), "ETag: %s\r\n", tag("/a.js", c));
 		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
-		assert_int_equal(text_count(r->partial.text, r->partial.len, line), 1);
+		assert_int_equal(text_count(pt, pn, line), 1);
 		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len, line), 1);
 		assert_int_equal(text_count(r->ok.text, r->ok.len, "Cache-Control: no-cache\r\n"),
 		                 1);
-		assert_int_equal(
-		    text_count(r->partial.text, r->partial.len, "Cache-Control: no-cache\r\n"), 1);
+		assert_int_equal(text_count(pt, pn, "Cache-Control: no-cache\r\n"), 1);
 		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len,
 		                            "Cache-Control: no-cache\r\n"),
 		                 1);
 		assert_int_equal(text_count(r->ok.text, r->ok.len, "Accept-Ranges: bytes\r\n"), 1);
-		/* the 206 block gets Content-Length per request, never from the block */
-		assert_int_equal(text_count(r->partial.text, r->partial.len, "Content-Length"), 0);
-		assert_int_equal(text_count(r->partial.text, r->partial.len, "Content-Range"), 0);
+		/* the 206 gets Content-Length per request, never from the 200 block */
+		assert_int_equal(text_count(pt, pn, "Content-Length"), 0);
+		assert_int_equal(text_count(pt, pn, "Content-Range"), 0);
 		snprintf(cr, sizeof(cr), "Content-Range: bytes */%zu\r\n", r->body_len);
-		assert_int_equal(text_count(r->unsatisfiable.text, r->unsatisfiable.len, cr), 1);
+		assert_int_equal(text_count(ut, un, cr), 1);
 		if (c == ID) {
 			assert_int_equal(text_count(r->ok.text, r->ok.len, "Content-Encoding"), 0);
-			assert_int_equal(
-			    text_count(r->partial.text, r->partial.len, "Content-Encoding"), 0);
+			assert_int_equal(text_count(pt, pn, "Content-Encoding"), 0);
 		} else {
 			snprintf(line, sizeof(line), "Content-Encoding: %s\r\n", names[c]);
 			assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
-			assert_int_equal(text_count(r->partial.text, r->partial.len, line), 1);
+			assert_int_equal(text_count(pt, pn, line), 1);
 		}
 		snprintf(line, sizeof(line), "Content-Length: %zu\r\n", r->body_len);
 		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
@@ -252,7 +272,12 @@ static void test_blocks(void **state)
 	const struct cachet_repr *p = &entry("/img.png")->repr[ID];
 	assert_int_equal(text_count(p->ok.text, p->ok.len, "Vary"), 0);
 	assert_int_equal(text_count(p->not_modified.text, p->not_modified.len, "Vary"), 0);
-	assert_int_equal(text_count(p->unsatisfiable.text, p->unsatisfiable.len, "Vary"), 0);
+	struct cachet_reply u;
+	char ut[CACHET_BLOCK_MAX];
+	do_select("GET", "/img.png", "Range: bytes=99999-\r\n", &u);
+	assert_int_equal(u.status, 416);
+	size_t un = head_text(&u, ut);
+	assert_int_equal(text_count(ut, un, "Vary"), 0);
 }
 
 /* ---- negotiation ---- */
@@ -421,7 +446,7 @@ static void expect_partial(const struct cachet_reply *r, const struct cachet_rep
 	                 (unsigned long long)first, (unsigned long long)last, rep->body_len,
 	                 (unsigned long long)(last - first + 1));
 	assert_int_equal(r->status, 206);
-	assert_ptr_equal(r->head, &rep->partial);
+	assert_ptr_equal(r->head, &rep->ok); /* the 206 is written from it */
 	assert_ptr_equal(r->body, rep->body + first);
 	assert_int_equal(r->body_len, last - first + 1);
 	if (r->extra_len != n || memcmp(r->extra, want, (size_t)n) != 0)
@@ -434,10 +459,19 @@ static void expect_partial(const struct cachet_reply *r, const struct cachet_rep
 static void expect_unsatisfiable(const struct cachet_reply *r, const struct cachet_repr *rep)
 {
 	assert_int_equal(r->status, 416);
-	assert_ptr_equal(r->head, &rep->unsatisfiable);
+	assert_ptr_equal(r->head, &store->unsatisfiable);
 	assert_null(r->body);
 	assert_int_equal(r->body_len, 0);
-	assert_int_equal(r->extra_len, 0);
+	/* its own lines, and Vary when the resource's blocks say it */
+	char want[CACHET_RESPONSE_EXTRA_MAX];
+	int n = snprintf(want, sizeof(want),
+	                 "Content-Range: bytes */%zu\r\nContent-Length: 0\r\n%s", rep->body_len,
+	                 text_count(rep->ok.text, rep->ok.len, "Vary") ? "Vary: Accept-Encoding\r\n"
+	                                                               : "");
+	if (r->extra_len != n || memcmp(r->extra, want, (size_t)n) != 0)
+		print_error("extra '%.*s', expected '%s'\n", (int)r->extra_len, r->extra, want);
+	assert_int_equal(r->extra_len, n);
+	assert_memory_equal(r->extra, want, (size_t)n);
 	assert_false(r->close);
 }
 
@@ -518,7 +552,7 @@ static void test_multipart_select(void **state)
 
 	do_select("GET", "/a.js", "Range: bytes=0-5, 10-15,-2\r\n", &r);
 	assert_int_equal(r.status, 206);
-	assert_ptr_equal(r.head, &id->partial);
+	assert_ptr_equal(r.head, &id->ok); /* the 206 is written from it */
 	assert_null(r.body);
 	assert_int_equal(r.body_len, 0);
 	assert_false(r.close);
@@ -740,8 +774,15 @@ static void test_partial_written_head(void **state)
 	assert_true(r.head->len + CACHET_RESPONSE_TAIL_MAX < sizeof(out));
 	size_t n =
 	    cachet_response_write_head(&r, &req, false, "Tue, 15 Nov 1994 08:12:31 GMT", out);
-	assert_int_equal(n, r.head->len + r.extra_len + 2);
-	assert_memory_equal(out + r.head->len, r.extra, r.extra_len);
+	/* the 206's lines are the 200's up to part_end, under its own status line */
+	size_t lines = r.head->part_end - (r.head->date_off + CACHET_HTTPDATE_LEN);
+	size_t h =
+	    sizeof("HTTP/1.1 206 Partial Content\r\nDate: ") - 1 + CACHET_HTTPDATE_LEN + lines;
+	assert_int_equal(n, h + r.extra_len + 2);
+	assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
+	assert_memory_equal(out + h - lines, r.head->text + r.head->date_off + CACHET_HTTPDATE_LEN,
+	                    lines);
+	assert_memory_equal(out + h, r.extra, r.extra_len);
 	assert_memory_equal(out + n - 4, "\r\n\r\n", 4);
 	assert_int_equal(text_count(out, n, "Content-Length:"), 1);
 	assert_int_equal(text_count(out, n, "Content-Encoding: zstd\r\n"), 1);

@@ -35,23 +35,26 @@ struct cachet_heads;
 struct cachet_block {
 	char *text;
 	uint32_t len;
-	uint32_t date_off;            /* where the 29 bytes of the Date value start */
-	bool closes;                  /* the block itself says "Connection: close" */
+	uint32_t date_off; /* where the 29 bytes of the Date value start */
+	bool closes;       /* the block itself says "Connection: close" */
+	/* a file's 200 block: where the lines a 206 shares with it end (before Link and
+	 * Content-Length); the 206 head is written from them per answer (response.c). 0: others */
+	uint16_t part_end;
 	struct cachet_hpack_block h2; /* the same block for HTTP/2 (hpack.h), made with it */
 };
 
 /** One representation of a resource (identity or a coded variant): its body and the blocks that
  *  announce it. All of a resource's blocks carry the same Cache-Control, and Vary when the
- *  resource has variants. */
+ *  resource has variants. Only the answers on the hot path are preformatted: a 206 is written
+ *  from the 200 block (part_end), a 416 from the generation's unsatisfiable block plus lines of
+ *  its own (response.c); keeping both per representation cost ~0.8 KB each (issue 15). */
 struct cachet_repr {
 	const unsigned char *body; /* in the blob */
 	size_t body_len;
 	const char *etag; /* in the blob */
 	size_t etag_len;
-	struct cachet_block ok;      /* 200 */
-	struct cachet_block partial; /* 206 without Content-Range/Content-Length (per request) */
-	struct cachet_block not_modified;  /* 304 */
-	struct cachet_block unsatisfiable; /* 416 with Content-Range: bytes *\/N */
+	struct cachet_block ok;           /* 200 */
+	struct cachet_block not_modified; /* 304 */
 };
 
 enum cachet_entry_kind {
@@ -109,7 +112,10 @@ struct cachet_store {
 	struct cachet_error errors[CACHET_N_ERRORS];
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
-	struct cachet_heads *error_heads; /* the texts of errors[] */
+	struct cachet_heads *error_heads; /* the texts of errors[] and of unsatisfiable */
+	/* the lines every 416 starts with (status, Date, Server); Content-Range, Content-Length and
+	 * Vary are added per answer (response.c) */
+	struct cachet_block unsatisfiable;
 	size_t reread;    /* files opened and read by the build (the others were unchanged) */
 	size_t identical; /* of those, rewritten with the bytes they had: blob and blocks reused */
 	size_t pending;   /* files whose variants are still to compress (cachet_store_compress) */
