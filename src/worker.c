@@ -413,11 +413,14 @@ static void h2_input(struct worker *w, struct conn *c, const char *data, size_t 
 	h2_after(w, c);
 }
 
-/* A send of an HTTP/2 connection completed with n bytes: the rest, or what the streams have
- * produced since, goes next; kept input is offered once the output is empty. */
+/* A send of an HTTP/2 connection completed with n bytes. Kept input goes first (new requests and
+ * WINDOW_UPDATEs must not wait behind a long body: h2 then appends behind what is queued), then
+ * the rest of the output, or what the streams have produced since, is sent. */
 static void h2_sent(struct worker *w, struct conn *c, size_t n)
 {
 	cachet_h2_sent(c->h2, n);
+	if (c->in_len)
+		h2_pending(w, c);
 	if (cachet_h2_has_output(c->h2)) {
 		send_submit(w, c);
 		return;
@@ -426,8 +429,6 @@ static void h2_sent(struct worker *w, struct conn *c, size_t n)
 		conn_close(w, c);
 		return;
 	}
-	if (c->in_len)
-		h2_pending(w, c);
 	h2_after(w, c);
 }
 
