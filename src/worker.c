@@ -1,4 +1,4 @@
-/* worker.c - one thread, one ring: accept, receive, answer, send, close.
+/* worker.c - one thread, one ring: accept, receive, dispatch to the protocol, send, close.
  *
  * The loop (as in liburing's examples/proxy.c): submit and wait, dispatch every CQE on its
  * operation, advance the CQ once per batch, return the batch's receive buffers to the kernel, then
@@ -24,6 +24,14 @@
  *    holds those pages until the notification CQE, which may come after the result and after
  *    later sends: each connection counts its outstanding notifications (zc_notifs) and holds an
  *    extra pin on their generation (zc_gen) until the last one; the slot is not freed before.
+ *  - an HTTP/2 connection's send points at the output buffer and iovec array its cachet_h2 owns;
+ *    h2 only appends behind what was handed out, until cachet_h2_sent() in the CQE; each body
+ *    iovec holds its own pin (h2_pin/h2_unpin), each stream with a body not yet queued one more.
+ *    cachet_h2_free() runs only in conn_maybe_free (no send in flight) or after the ring is gone.
+ *
+ * Protocols: the first bytes choose (proto_choose): the HTTP/2 preface -> h2 (h2.h, with the
+ * glue below: h2_input, h2_sent, h2_after, h2_timeout), anything else -> HTTP/1.1 (h1.c). Both
+ * use only what conn.h offers; only this file touches the ring.
  */
 #define _GNU_SOURCE
 #include "cachet/worker.h"
