@@ -39,9 +39,8 @@
 #include "cachet/multipart.h"
 #include "cachet/response.h"
 
-#define OBUF_SIZE      65536u /* output buffer: frames and copied bodies */
-#define OUT_RESERVE    16384u /* room kept free before a frame is read (one answer's worst) */
-#define COPY_MAX       4096u  /* bodies up to this are copied into the output (one iovec less) */
+#define OUT_RESERVE    8192u /* room kept free before a frame is read (one answer's worst) */
+#define COPY_MAX       4096u /* bodies up to this are copied into the output (one iovec less) */
 #define WINDOW_DEFAULT 65535
 #define WINDOW_MAX     0x7fffffffLL
 #define BLOCK_MAX      (64u * 1024)                   /* one header block, CONTINUATIONs included */
@@ -144,9 +143,12 @@ struct cachet_h2 {
 
 /* ---- output ---- */
 
+/* The output buffer is one of the worker's pool buffers (env->buf_size bytes), taken when there
+ * is something to write and given back once everything has been sent: an idle connection holds
+ * none (as HTTP/1.1's out buffer). */
 static uint32_t out_room(const struct cachet_h2 *h)
 {
-	return OBUF_SIZE - h->olen;
+	return h->env->buf_size - h->olen;
 }
 
 /* Room for n bytes at the end of the output; NULL when there is none (the caller stops). */
@@ -154,7 +156,18 @@ static uint8_t *out_reserve(struct cachet_h2 *h, uint32_t n)
 {
 	if (out_room(h) < n || h->nsegs == CACHET_H2_IOV_MAX)
 		return NULL;
+	if (!h->obuf && !(h->obuf = (uint8_t *)h->env->buf_get(h->env->worker)))
+		return NULL; /* out of memory: as if full */
 	return h->obuf + h->olen;
+}
+
+/* Gives the output buffer back when nothing in it waits to be sent. */
+static void out_release(struct cachet_h2 *h)
+{
+	if (h->obuf && h->sent_seg == h->nsegs) {
+		h->env->buf_put(h->env->worker, (char *)h->obuf);
+		h->obuf = NULL;
+	}
 }
 
 /* The n bytes written at out_reserve()'s pointer become output. */
@@ -336,10 +349,10 @@ static bool stream_pump_one(struct cachet_h2 *h, struct stream *s)
 	}
 	bool copy = s->body_copy || n <= COPY_MAX;
 	uint32_t need = CACHET_H2_HEADER_LEN + (copy ? (uint32_t)n : 0);
-	if (out_room(h) < need || h->nsegs + 2 > CACHET_H2_IOV_MAX)
+	uint8_t *d = h->nsegs + 2 > CACHET_H2_IOV_MAX ? NULL : out_reserve(h, need);
+	if (!d)
 		return false;
 	bool end = last && n == s->body_left;
-	uint8_t *d = out_reserve(h, need);
 	cachet_h2_frame_header(d, (uint32_t)n, CACHET_H2_DATA, end ? CACHET_H2_END_STREAM : 0,
 	                       s->id);
 	if (copy) {
@@ -1147,9 +1160,7 @@ struct cachet_h2 *cachet_h2_new(const struct cachet_h2_env *env)
 		return NULL;
 	memset(h, 0, offsetof(struct cachet_h2, streams));
 	h->env = env;
-	h->obuf = malloc(OBUF_SIZE);
-	if (!h->obuf || nghttp2_hd_inflate_new(&h->inflater) != 0) {
-		free(h->obuf);
+	if (nghttp2_hd_inflate_new(&h->inflater) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -1176,7 +1187,8 @@ void cachet_h2_free(struct cachet_h2 *h)
 	while (h->nstreams)
 		stream_free(h, &h->streams[0]);
 	nghttp2_hd_inflate_del(h->inflater);
-	free(h->obuf);
+	if (h->obuf)
+		h->env->buf_put(h->env->worker, (char *)h->obuf);
 	free(h);
 }
 
@@ -1254,6 +1266,7 @@ void cachet_h2_sent(struct cachet_h2 *h, size_t n)
 	h->olen = 0;
 	if (!h->closing)
 		pump(h);
+	out_release(h);
 }
 
 bool cachet_h2_closing(const struct cachet_h2 *h)

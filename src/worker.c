@@ -136,6 +136,17 @@ static void h2_unpin(void *worker, struct cachet_store *gen)
 	gen_unpin(worker, gen);
 }
 
+/* An HTTP/2 connection's output buffer comes from the same pool as HTTP/1.1's. */
+static char *h2_buf_get(void *worker)
+{
+	return pool_get(worker);
+}
+
+static void h2_buf_put(void *worker, char *buf)
+{
+	pool_put(worker, buf);
+}
+
 /* Called once per loop turn: moves to a newly published generation. The reference is taken before
  * gen_seen is stored; the publisher frees the old generation only after every worker's gen_seen
  * shows the new one, so the pointer loaded here is still referenced by the publisher. */
@@ -872,7 +883,10 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	                                  .date = w->date.text,
 	                                  .now_ms = w->now_ms,
 	                                  .pin = h2_pin,
-	                                  .unpin = h2_unpin};
+	                                  .unpin = h2_unpin,
+	                                  .buf_get = h2_buf_get,
+	                                  .buf_put = h2_buf_put,
+	                                  .buf_size = IO_BUF_SIZE};
 	accept_arm(w);
 	wake_arm(w);
 	tick_arm(w);
