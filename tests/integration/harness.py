@@ -572,8 +572,10 @@ class RawH2:
     Every read is bounded by a deadline."""
 
     def __init__(self, port, settings=(), preface=True, ack_settings=True, timeout=SOCK_TIMEOUT,
-                 rcvbuf=None):
+                 rcvbuf=None, keep_data=True):
         hp = h2_modules()[4]
+        self.keep_data = keep_data  # False: DATA payloads are dropped (their length kept)
+        self.reset_seen = False
         self.port = port
         self.enc = hp.Encoder()
         self.dec = hp.Decoder()
@@ -638,11 +640,15 @@ class RawH2:
             d = self.sock.recv(1 << 20)
         except (ConnectionResetError, BrokenPipeError):
             d = b""
+            self.reset_seen = True
         if not d:
             self.closed = True
             return True
         self.buf.extend(d)
         for f in h2_split_frames(self.buf):
+            f.length = len(f.payload)
+            if f.type == H2_DATA and not self.keep_data:
+                f.payload = b""
             self.frames.append(f)
             if f.type == H2_SETTINGS and not f.flags & H2_ACK and self.ack_settings:
                 self.try_send(h2_settings(ack=True))
