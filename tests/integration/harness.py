@@ -588,8 +588,8 @@ class RawH2:
         self.buf = bytearray()
         self.frames = []  # every frame read, in order
         self.closed = False
-        if preface:
-            self.send(H2_PREFACE + h2_settings(settings))
+        if preface:  # a server over its connection limit may have closed already
+            self.try_send(H2_PREFACE + h2_settings(settings))
 
     def send(self, data):
         self.sock.sendall(data)
@@ -793,19 +793,27 @@ class H2Client:
         return sid
 
     def send_body(self, sid, body, end_stream=True, timeout=None):
-        """DATA frames for body, waiting for window as needed."""
+        """DATA frames for body, waiting for window as needed. Stops early when the server
+        ends the stream first (an answer and RST_STREAM NO_ERROR, RFC 9113 §8.1); returns the
+        number of body bytes sent."""
         deadline = time.monotonic() + (timeout or self.timeout)
         pos = 0
+        r = self.streams[sid]
         while True:
-            room = min(self.conn.local_flow_control_window(sid), self.conn.max_outbound_frame_size,
-                       len(body) - pos)
+            if r.reset is not None or self.closed:
+                return pos
+            try:
+                room = min(self.conn.local_flow_control_window(sid),
+                           self.conn.max_outbound_frame_size, len(body) - pos)
+            except self.exc.StreamClosedError:
+                return pos
             if room > 0 or pos == len(body):
                 last = pos + room == len(body)
                 self.conn.send_data(sid, body[pos:pos + room], end_stream=last and end_stream)
                 self.flush()
                 pos += room
                 if last:
-                    return
+                    return pos
                 continue
             if time.monotonic() > deadline or self.closed:
                 raise AssertionError("expected flow-control window to send a %d-byte body on "

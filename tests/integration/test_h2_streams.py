@@ -12,7 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (H2_INITIAL_WINDOW_SIZE, H2_NO_ERROR, H2Client, RawH2,  # noqa: E402
+from harness import (H2_END_HEADERS, H2_END_STREAM, H2_HEADERS,  # noqa: E402
+                     H2_INITIAL_WINDOW_SIZE, H2_NO_ERROR, H2Client, RawH2, h2_frame,
                      ServedTree, check_h2_fields, expect_same_answer, h2_error_name, h2_served,
                      h2_window_update,
                      main, run_cachet, test)
@@ -50,22 +51,29 @@ def dozens_of_concurrent_streams():
         cs = [H2Client(t.srv.port, timeout=20) for _ in range(2)]
         try:
             tag = cs[0].get("/s01.txt").header("etag")
-            mcs = cs[0].remote_settings.get(3, 100)
+            cs[1].get("/s02.txt")
+            specs = []
+            for i, name in enumerate(sorted(SMALL)):
+                if i % 10 == 3:
+                    specs.append(("/" + name, [], "HEAD", 200, b""))
+                else:
+                    specs.append(("/" + name, [], "GET", 200, SMALL[name]))
+            specs.insert(7, ("/big.bin", [], "GET", 200, BIG))
+            specs.insert(20, ("/mid.bin", [], "GET", 200, FILES["mid.bin"]))
+            specs += [("/s01.txt", [("if-none-match", tag)], "GET", 304, b"")] * 4
+            specs.insert(30, ("/big.bin", [("range", "bytes=1000-2999999")], "GET", 206,
+                              BIG[1000:3000000]))
+            specs.append(("/nope", [], "GET", 404, None))
             for c in cs:
+                # all at once, unless the server allows fewer concurrent streams
+                mcs = c.remote_settings.get(3, 1 << 31)
                 c.want = []
-                for i, name in enumerate(sorted(SMALL)):
-                    if i % 10 == 3:
-                        c.want.append((c.request("/" + name, method="HEAD"), 200, b""))
-                    else:
-                        c.want.append((c.request("/" + name), 200, SMALL[name]))
-                c.want.append((c.request("/big.bin"), 200, BIG))
-                c.want.append((c.request("/mid.bin"), 200, FILES["mid.bin"]))
-                for _ in range(4):
-                    c.want.append((c.request("/s01.txt", [("if-none-match", tag)]), 304, b""))
-                c.want.append((c.request("/big.bin", [("range", "bytes=1000-2999999")]), 206,
-                               BIG[1000:3000000]))
-                c.want.append((c.request("/nope"), 404, None))
-                assert len(c.want) <= mcs, "test bug: %d streams > %d" % (len(c.want), mcs)
+                for path, hdrs, method, status, body in specs:
+                    open_now = [sid for sid, _, _ in c.want if not c.streams[sid].done]
+                    if len(open_now) >= mcs:
+                        c.wait(lambda: any(c.streams[s].done for s in open_now), 30,
+                               "a stream to finish under MAX_CONCURRENT_STREAMS %d" % mcs)
+                    c.want.append((c.request(path, hdrs, method), status, body))
             for c in cs:
                 for sid, status, body in c.want:
                     r = c.response(sid, timeout=30)
@@ -166,8 +174,8 @@ def max_connections_counts_http2_connections():
                 assert c.get("/s01.txt").status == 200
             x = RawH2(port)
             try:
-                if x.try_send(b""):
-                    x.get(1, "/s01.txt")
+                x.try_send(h2_frame(H2_HEADERS, H2_END_HEADERS | H2_END_STREAM, 1,
+                                    x.block(x.request_headers("/s01.txt"))))
                 g, closed = x.wait_goaway_and_close(3)
                 assert closed, "expected a third HTTP/2 connection over --max-connections 2 " \
                     "closed within 3 s, got %r" % x.frames
