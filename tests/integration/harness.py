@@ -992,6 +992,12 @@ def h2_served(port, path="/", status=200, timeout=3.0, what="another connection"
     return r
 
 
+def sanitized(pid):
+    """Whether the server runs under ASan/TSan (whose quarantine makes RSS figures meaningless)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return any("libasan" in line or "libtsan" in line for line in f)
+
+
 def vm_rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -13,9 +13,11 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import ServedTree, Skip, main, test  # noqa: E402
 
 CASES = 146
+H2SPEC_TIMEOUT = 240  # a case with no answer costs h2spec's -o 2 s: 146 of them fit
 INDEX = b"<!doctype html>\n<html><body>" + b"<p>h2spec</p>\n" * 40 + b"</body></html>\n"
 
 
@@ -43,9 +45,18 @@ def h2spec_all_cases_pass():
     h2spec = h2spec_bin()
     with ServedTree({"index.html": INDEX}) as t, tempfile.TemporaryDirectory() as d:
         report = os.path.join(d, "report.xml")
-        p = subprocess.run([h2spec, "-h", "127.0.0.1", "-p", str(t.srv.port), "-P",
-                            "/index.html", "-o", "3", "-j", report], capture_output=True,
-                           timeout=600, text=True, errors="replace", stdin=subprocess.DEVNULL)
+        argv = [h2spec, "-h", "127.0.0.1", "-p", str(t.srv.port), "-P", "/index.html", "-o", "2",
+                "-j", report]
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=H2SPEC_TIMEOUT, text=True,
+                               errors="replace", stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode("utf-8", "replace") if isinstance(e.stdout, bytes) else (
+                e.stdout or "")
+            for line in [ln for ln in out.splitlines() if "\u00d7" in ln][:40]:
+                print("# " + line.strip())
+            raise AssertionError("expected h2spec to finish within %d s (each case that gets "
+                                 "no answer waits 2 s)" % H2SPEC_TIMEOUT)
         m = re.search(r"(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed", p.stdout)
         assert m, "expected h2spec's summary line, rc %d: %r %r" % (p.returncode,
                                                                    p.stdout[-1500:],
@@ -64,4 +75,5 @@ def h2spec_all_cases_pass():
 
 
 if __name__ == "__main__":
+    harness.TEST_TIMEOUT = H2SPEC_TIMEOUT + 40
     main()
