@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "cachet/chars.h"
 #include "cachet/span.h"
+#include "cachet/store.h"
 
 enum {
 	OPT_ROOT = 'r',
@@ -39,6 +41,7 @@ enum {
 	OPT_ZEROCOPY_MIN,
 	OPT_CACHE_REVALIDATE,
 	OPT_ADD_HEADER,
+	OPT_NO_HTTP2,
 };
 
 static const struct option long_options[] = {
@@ -62,6 +65,7 @@ static const struct option long_options[] = {
     {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"add-header", required_argument, NULL, OPT_ADD_HEADER},
+    {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -82,8 +86,9 @@ void cachet_config_usage(FILE *f)
 	    "  -t, --threads N           worker threads, each pinned to one CPU of the affinity\n"
 	    "                            set (default: one per CPU cachet may run on)\n"
 	    "      --pid-file FILE       write the pid here once listening, remove it on exit;\n"
-	    "                            --reload reads it (default " CACHET_DEFAULT_PID_FILE ",\n"
-	    "                            '' for none)\n"
+	    "                            --reload reads it (default /run/cachet.pid when /run\n"
+	    "                            is writable, else $XDG_RUNTIME_DIR/cachet.pid, else\n"
+	    "                            /tmp/cachet.pid; '' for none)\n"
 	    "      --max-connections N   open connections across all workers (default 65536)\n"
 	    "      --max-memory BYTES    content bytes a generation may hold, with optional K/M/G\n"
 	    "                            suffix (default 0 = no limit)\n"
@@ -108,6 +113,8 @@ void cachet_config_usage(FILE *f)
 	    "                            (repeatable; e.g. CORS or security headers)\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
+	    "      --no-http2            answer the HTTP/2 preface with HTTP/1.1's 505 (HTTP/2\n"
+	    "                            with prior knowledge is on by default)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
 	    "      --watch               rescan ROOT when inotify reports a change (default off)\n"
 	    "      --watch-debounce MS   quiet time before a --watch rescan (default 200)\n"
@@ -146,7 +153,7 @@ static int parse_port(const char *s, in_port_t *port)
 	return 0;
 }
 
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len)
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *colon;
@@ -157,7 +164,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 			return -EINVAL;
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		struct sockaddr_in6 *a6 = &addr->in6;
 		a6->sin6_family = AF_INET6;
 		*len = sizeof(*a6);
 		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
@@ -169,7 +176,7 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 		return -EINVAL;
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
-	struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+	struct sockaddr_in *a4 = &addr->in;
 	a4->sin_family = AF_INET;
 	*len = sizeof(*a4);
 	if (strcmp(host, "localhost") == 0)
@@ -181,10 +188,28 @@ int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, soc
 	return parse_port(colon + 1, &a4->sin_port);
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, const char *arg)
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the message into err and returns -EINVAL, for `return bad(...)` on every rejection. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
-	snprintf(err, errlen, fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a false positive, as in main.c
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
+}
+
+/* A Cache-Control value goes into every response head as it is: any control character (CR and
+ * LF would split the head, the others are invalid in a field value) is refused. */
+static bool has_field_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (cachet_char_is_field_ctl(*s))
+			return true;
+	return false;
 }
 
 static int parse_timeout(struct cachet_config *cfg, int opt, const char *arg, char *err,
@@ -317,6 +342,7 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		return 0;
 	case OPT_PID_FILE:
 		cfg->pid_file = arg[0] ? arg : NULL;
+		cfg->pid_file_set = true;
 		return 0;
 	case OPT_RELOAD:
 		cfg->mode = CACHET_MODE_RELOAD;
@@ -364,6 +390,9 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_NO_COMPRESS:
 		cfg->n_codings = 0;
 		return 0;
+	case OPT_NO_HTTP2:
+		cfg->no_http2 = true;
+		return 0;
 	case OPT_CACHE_IMMUTABLE:
 		return add_glob(cfg->cache_globs, &cfg->cache.n_globs, "--cache-immutable", arg,
 		                err, errlen);
@@ -373,10 +402,12 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
 	case OPT_CACHE_DEFAULT:
-		if (!arg[0] || strpbrk(arg, "\r\n"))
-			return bad(err, errlen,
-			           "--cache-default: expected a Cache-Control value, got '%s'",
-			           arg);
+		if (!arg[0])
+			return bad(err, errlen, "%s",
+			           "--cache-default: expected a Cache-Control value");
+		if (has_field_ctl(arg))
+			return bad(err, errlen, "%s",
+			           "--cache-default: control character in the value");
 		cfg->cache.default_value = arg;
 		return 0;
 	case OPT_USER:
@@ -422,7 +453,6 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	cfg->root = ".";
 	cfg->listen = CACHET_DEFAULT_LISTEN;
 	cfg->max_connections = 65536;
-	cfg->pid_file = CACHET_DEFAULT_PID_FILE;
 	cfg->watch_debounce_ms = 200;
 	cfg->codings[0] = CACHET_CODING_ZSTD;
 	cfg->codings[1] = CACHET_CODING_BR;
@@ -449,14 +479,14 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 	if (cachet_config_parse_listen(cfg->listen, &cfg->addr, &cfg->addr_len) < 0)
 		return bad(err, errlen, "--listen: expected HOST:PORT or [V6]:PORT, got '%s'",
 		           cfg->listen);
-	if (cfg->mode == CACHET_MODE_RELOAD && !cfg->pid_file)
+	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
 	return 0;
 }
 
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg)
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	return (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
 	                                     .codings = cfg->codings,
 	                                     .n_codings = cfg->n_codings,
 	                                     .cache = &cfg->cache,

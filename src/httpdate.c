@@ -172,8 +172,32 @@ static bool parse_imf(const char *s, size_t len, struct date *dt)
 	       get_time(s + 17, dt) && memcmp(s + 25, " GMT", 4) == 0;
 }
 
-/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; the two-digit year is taken as 1970-2069. */
-static bool parse_rfc850(const char *s, size_t len, struct date *dt)
+/* The year of now, for the two-digit years of RFC 850 dates. */
+static int64_t year_of(int64_t now)
+{
+	int64_t y;
+	unsigned m, d;
+
+	civil_from_days((now >= 0 ? now : now - 86399) / 86400, &y, &m, &d);
+	return y;
+}
+
+/* RFC 9110 §5.6.7: a two-digit year is the first year from now's on with those digits, unless
+ * that is more than 50 years in the future: then the most recent past year with them. */
+static unsigned century_for(unsigned yy, int64_t now)
+{
+	int64_t cur = year_of(now);
+	int64_t y = cur - cur % 100 + yy;
+
+	if (y < cur)
+		y += 100;
+	if (y > cur + 50)
+		y -= 100;
+	return y < 0 ? yy : (unsigned)y;
+}
+
+/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; the century comes from now (century_for). */
+static bool parse_rfc850(const char *s, size_t len, int64_t now, struct date *dt)
 {
 	size_t n = long_day_name_len(s, len);
 
@@ -184,7 +208,7 @@ static bool parse_rfc850(const char *s, size_t len, struct date *dt)
 	      (dt->month = get_month(s + 5)) && s[8] == '-' && get_digits(s + 9, 2, &dt->year) &&
 	      s[11] == ' ' && get_time(s + 12, dt) && memcmp(s + 20, " GMT", 4) == 0))
 		return false;
-	dt->year += dt->year >= 70 ? 1900 : 2000;
+	dt->year = century_for(dt->year, now);
 	return true;
 }
 
@@ -208,7 +232,7 @@ static bool parse_asctime(const char *s, size_t len, struct date *dt)
  * The day name is checked to be a valid name but not against the actual weekday: a mismatch
  * is a sender's bug that does not make the timestamp itself ambiguous.
  */
-int cachet_httpdate_parse(const char *s, size_t len, int64_t *t)
+int cachet_httpdate_parse_at(const char *s, size_t len, int64_t now, int64_t *t)
 {
 	struct date dt = {0};
 	bool ok;
@@ -223,7 +247,7 @@ int cachet_httpdate_parse(const char *s, size_t len, int64_t *t)
 	else if (s[3] == ' ')
 		ok = parse_asctime(s, len, &dt);
 	else
-		ok = parse_rfc850(s, len, &dt);
+		ok = parse_rfc850(s, len, now, &dt);
 	if (!ok || !valid_date(&dt))
 		return -EINVAL;
 	if (dt.sec == 60) /* a leap second reads as the second before it */
@@ -231,6 +255,14 @@ int cachet_httpdate_parse(const char *s, size_t len, int64_t *t)
 	*t = days_from_civil(dt.year, dt.month, dt.day) * 86400 + dt.hour * 3600 + dt.min * 60 +
 	     dt.sec;
 	return 0;
+}
+
+int cachet_httpdate_parse(const char *s, size_t len, int64_t *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* a vDSO read: no system call */
+	return cachet_httpdate_parse_at(s, len, ts.tv_sec, t);
 }
 
 bool cachet_httpdate_cache_refresh(struct cachet_httpdate_cache *c)

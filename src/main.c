@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -87,12 +89,6 @@ static int socket_bound(const struct cachet_config *cfg, const struct sockaddr *
 	return fd;
 }
 
-static in_port_t addr_port(const struct sockaddr_storage *a)
-{
-	return a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
-	                                : ((const struct sockaddr_in *)a)->sin_port;
-}
-
 /* One SO_REUSEPORT listener per worker. For an explicit port, a plain bind first proves the port
  * is free: reuseport sockets of the same user would otherwise silently share it with another
  * cachet. For port 0, the first listener binds port 0 itself (the kernel never hands out a port in
@@ -100,37 +96,37 @@ static in_port_t addr_port(const struct sockaddr_storage *a)
  * process could be given the same port. */
 static int listeners_open(struct server *s)
 {
-	struct sockaddr_storage addr = s->cfg.addr;
+	union cachet_sockaddr addr = s->cfg.addr;
 	socklen_t len = s->cfg.addr_len;
-	if (addr_port(&addr) != 0) {
-		int probe = socket_bound(&s->cfg, (struct sockaddr *)&addr, false);
+	if (cachet_sockaddr_port(&addr) != 0) {
+		int probe = socket_bound(&s->cfg, &addr.sa, false);
 		if (probe < 0)
 			return probe;
 		close(probe);
 	}
 	for (unsigned i = 0; i < s->n_workers; i++) {
-		int fd = socket_bound(&s->cfg, (struct sockaddr *)&addr, true);
+		int fd = socket_bound(&s->cfg, &addr.sa, true);
 		if (fd < 0)
 			return fd;
 		s->workers[i].listen_fd = fd;
 		if (listen(fd, LISTEN_BACKLOG) < 0)
 			return -errno;
-		if (i == 0 && getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		if (i == 0 && getsockname(fd, &addr.sa, &len) < 0)
 			return -errno;
 	}
 	s->cfg.addr = addr;
 	return 0;
 }
 
-static void addr_format(const struct sockaddr_storage *a, char *out, size_t outlen)
+static void addr_format(const union cachet_sockaddr *a, char *out, size_t outlen)
 {
 	char host[INET6_ADDRSTRLEN];
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	if (a->sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = &a->in6;
 		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
 		snprintf(out, outlen, "[%s]:%u", host, ntohs(a6->sin6_port));
 	} else {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *a4 = &a->in;
 		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
 		snprintf(out, outlen, "%s:%u", host, ntohs(a4->sin_port));
 	}
@@ -192,7 +188,7 @@ static void workers_stop(struct server *s, unsigned started)
 	for (unsigned i = 0; i < started; i++)
 		cachet_worker_wake(&s->workers[i]);
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(s->workers[i].thread, NULL);
+		cachet_worker_join(&s->workers[i]); /* joins, then closes its wake eventfd */
 }
 
 /* Starts every worker and waits until each has its ring; any failure stops them all. */
@@ -222,23 +218,25 @@ static int workers_start(struct server *s)
 /* Removes the pid file only if it is still ours: another cachet may have started since. */
 static void pid_file_remove(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	long pid = 0;
-	if (!f)
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char text[32];
+	if (fd < 0)
 		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strtol(text, NULL, 10) == (long)getpid())
 		unlink(path);
-	fclose(f);
 }
 
+/* Through cachet_reload_file_write: never through a symlink planted at the name. */
 static void pid_file_write(const char *path)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0 ||
-	    rename(tmp, path) < 0)
-		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(errno));
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	int rc = cachet_reload_file_write(path, text, (size_t)n);
+	if (rc < 0)
+		fprintf(stderr, "cachet: cannot write pid file %s: %s\n", path, strerror(-rc));
 }
 
 /* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
@@ -267,6 +265,7 @@ static int serve(struct server *s)
 	s->shared.keepalive_timeout_s = cfg->keepalive_timeout_s;
 	s->shared.send_timeout_s = cfg->send_timeout_s;
 	s->shared.zerocopy_min = cfg->zerocopy_min;
+	s->shared.http2 = !cfg->no_http2;
 	if (cfg->zerocopy_min && !cachet_worker_zerocopy_supported()) {
 		fprintf(stderr, "cachet: warning: --zerocopy-min: this kernel's io_uring has no "
 		                "zero-copy send; sending with copies\n");
@@ -275,7 +274,8 @@ static int serve(struct server *s)
 
 	char err[512];
 	struct cachet_store *st;
-	struct cachet_store_options opt = cachet_config_store_options(cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(cfg, &opt);
 	opt.generation = 1;
 	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
 	 * one thread (the default) so as not to take CPU from the workers. */
@@ -330,6 +330,7 @@ static int serve(struct server *s)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
+	cachet_reloader_release(&s->reloader);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
 		pid_file_remove(cfg->pid_file);
@@ -340,9 +341,14 @@ static int serve(struct server *s)
 int main(int argc, char **argv)
 {
 	static struct server s; /* owned by the main thread; workers see only what they are given */
+	static char pid_file[PATH_MAX];
 	char err[512];
 	if (cachet_config_parse(&s.cfg, argc, argv, err, sizeof(err)) < 0)
 		return die("%s", err);
+	if (!s.cfg.pid_file_set) {
+		cachet_reload_default_pid_file(pid_file, sizeof(pid_file));
+		s.cfg.pid_file = pid_file;
+	}
 	switch (s.cfg.mode) {
 	case CACHET_MODE_HELP:
 		cachet_config_usage(stdout);

@@ -17,29 +17,27 @@
 #include "cachet/reload.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cachet/clock.h"
 #include "cachet/store.h"
 
 #define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
+#define ACK_WAIT_MS    10000    /* then the old generation is held back and the reload goes on */
 #define CLIENT_POLL_NS 20000000L
 #define CLIENT_WAIT_S  120
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t mono_ms(void)
 {
-	return mono_ns() / 1000000;
+	return cachet_clock_mono_ns() / 1000000;
 }
 
 static void sleep_ns(long ns)
@@ -62,24 +60,57 @@ struct outcome {
 	char error[512];
 };
 
+int cachet_reload_file_write(const char *path, const char *text, size_t len)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	/* mkostemp creates with O_CREAT|O_EXCL under a name nobody could plant in advance, so
+	 * nothing is ever written through a symlink; rename() replaces a link at path itself,
+	 * never its target. */
+	int fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (fchmod(fd, 0644) < 0) /* readable by a --reload of another user, as before */
+		rc = -errno;
+	else if (write(fd, text, len) != (ssize_t)len)
+		rc = -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+void cachet_reload_default_pid_file(char *out, size_t outlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (access("/run", W_OK) == 0)
+		snprintf(out, outlen, "/run/cachet.pid");
+	else if (xdg && xdg[0] == '/')
+		snprintf(out, outlen, "%s/cachet.pid", xdg);
+	else
+		snprintf(out, outlen, "/tmp/cachet.pid");
+}
+
 /* Written atomically (temporary file + rename) so a --reload client never reads half of it. */
 static void status_write(struct cachet_reloader *r, const struct outcome *o)
 {
 	if (!r->status_path[0])
 		return;
-	char tmp[sizeof(r->status_path) + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->status_path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fprintf(f,
-	        "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	        "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
-	        (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation, o->files,
-	        o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
-	        (long long)o->started_ns, o->error);
-	if (fclose(f) == 0)
-		rename(tmp, r->status_path);
+	char text[1024];
+	int n = snprintf(text, sizeof(text),
+	                 "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
+	                 "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
+	                 (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation,
+	                 o->files, o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
+	                 (long long)o->started_ns, o->error);
+	if (n > 0)
+		cachet_reload_file_write(r->status_path, text,
+		                         (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
 /* Counts what changed between two generations, for the log line. */
@@ -99,9 +130,12 @@ static void diff_count(const struct cachet_store *old, const struct cachet_store
 	o->removed = old->files - (new->files - o->added);
 }
 
-/* Waits until every running worker serves generation gen (step 3 above). */
-static void acks_wait(struct cachet_reloader *r, uint64_t gen)
+/* Waits until every running worker serves generation gen (step 3 above). Returns the index of
+ * a worker that has not acknowledged it after ACK_WAIT_MS, or when a stop was asked for (so a
+ * stuck worker cannot hold up SIGTERM), else -1. */
+static int acks_wait(struct cachet_reloader *r, uint64_t gen)
 {
+	int64_t deadline = mono_ms() + ACK_WAIT_MS;
 	for (unsigned i = 0; i < r->n_workers; i++)
 		cachet_worker_wake(&r->workers[i]);
 	for (unsigned i = 0, polls = 0; i < r->n_workers; polls++) {
@@ -111,18 +145,45 @@ static void acks_wait(struct cachet_reloader *r, uint64_t gen)
 			i++;
 			continue;
 		}
+		if (atomic_load(&r->quit) || mono_ms() > deadline)
+			return (int)i;
 		if (polls % 100 == 99)
 			cachet_worker_wake(w); /* it may be holding back, busy with old sends */
 		sleep_ns(ACK_POLL_NS);
 	}
+	return -1;
+}
+
+/* Drops the publisher's reference on old (step 4), or, when a worker has not acknowledged the
+ * newer generation yet, keeps it: that worker may still load old. Once every worker has
+ * acknowledged a later generation, none can load any older one, and all held ones go. */
+static void old_release(struct cachet_reloader *r, struct cachet_store *old, int unacked,
+                        uint64_t gen)
+{
+	if (unacked < 0) {
+		cachet_store_unref(old);
+		for (unsigned i = 0; i < r->n_held; i++)
+			cachet_store_unref(r->held[i]);
+		r->n_held = 0;
+		return;
+	}
+	if (!atomic_load(&r->quit))
+		fprintf(stderr,
+		        "cachet: reload: worker %d has not taken generation %llu after %d ms; the "
+		        "previous one stays in memory until it does\n",
+		        unacked, (unsigned long long)gen, ACK_WAIT_MS);
+	if (r->n_held < CACHET_RELOAD_HELD_MAX)
+		r->held[r->n_held++] = old;
+	/* else: never freed, the safe choice while a worker is stuck this long */
 }
 
 static void rescan(struct cachet_reloader *r)
 {
-	int64_t t0 = mono_ms(), started_ns = mono_ns();
+	int64_t t0 = mono_ms(), started_ns = cachet_clock_mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
-	struct cachet_store_options opt = cachet_config_store_options(r->cfg);
+	struct cachet_store_options opt;
+	cachet_config_store_options(r->cfg, &opt);
 	opt.generation = r->generation + 1;
 	struct outcome o = {.generation = r->generation, .started_ns = started_ns};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
@@ -139,8 +200,7 @@ static void rescan(struct cachet_reloader *r)
 	}
 	diff_count(old, new, &o);
 	atomic_store_explicit(&r->shared->current, new, memory_order_release);
-	acks_wait(r, new->generation);
-	cachet_store_unref(old);
+	old_release(r, old, acks_wait(r, new->generation), new->generation);
 	r->generation = new->generation;
 	o.ok = true;
 	o.generation = new->generation;
@@ -199,6 +259,7 @@ void cachet_reloader_request(struct cachet_reloader *r)
 
 void cachet_reloader_stop(struct cachet_reloader *r)
 {
+	atomic_store(&r->quit, true); /* ends a wait for acknowledgements at once */
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_signal(&r->cond);
@@ -206,6 +267,13 @@ void cachet_reloader_stop(struct cachet_reloader *r)
 	pthread_join(r->thread, NULL);
 	if (r->status_path[0])
 		unlink(r->status_path);
+}
+
+void cachet_reloader_release(struct cachet_reloader *r)
+{
+	for (unsigned i = 0; i < r->n_held; i++)
+		cachet_store_unref(r->held[i]);
+	r->n_held = 0;
 }
 
 /* ---- the client: cachet --reload ---- */
@@ -220,6 +288,47 @@ static long pid_read(const char *pid_file)
 		pid = -1;
 	fclose(f);
 	return pid;
+}
+
+/* The target of /proc/PID/exe, or "" when it cannot be read (another user's process). */
+static void exe_of(const char *proc, char *out, size_t outlen)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "%s/exe", proc);
+	ssize_t n = readlink(link, out, outlen - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+static void comm_of(const char *proc, char *out, size_t outlen)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/comm", proc);
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(out, (int)outlen, f))
+		out[0] = '\0';
+	fclose(f);
+}
+
+/* True when pid is a cachet this user may signal: same executable as ours (or, when the binary
+ * was replaced since it started, the same command name) and, unless we are root, our uid. A pid
+ * file left behind may name any process by now, and SIGHUP kills most. */
+static bool pid_is_cachet(long pid)
+{
+	char proc[32], exe[PATH_MAX], self[PATH_MAX], comm[32], own[32];
+	struct stat st;
+	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+	if (stat(proc, &st) < 0 || (geteuid() != 0 && st.st_uid != geteuid()))
+		return false;
+	exe_of(proc, exe, sizeof(exe));
+	exe_of("/proc/self", self, sizeof(self));
+	if (exe[0] && strcmp(exe, self) == 0)
+		return true;
+	comm_of(proc, comm, sizeof(comm));
+	comm_of("/proc/self", own, sizeof(own));
+	return comm[0] && strcmp(comm, own) == 0;
 }
 
 static long long field(const char *text, const char *name)
@@ -252,7 +361,13 @@ int cachet_reload_client(const char *pid_file)
 	}
 	/* Any rescan that starts after this moment sees the caller's changes, even if this SIGHUP
 	 * is merged with one already pending or coalesced into a rescan already asked for. */
-	int64_t since = mono_ns();
+	int64_t since = cachet_clock_mono_ns();
+	if (!pid_is_cachet(pid)) {
+		fprintf(stderr,
+		        "cachet: pid %ld from %s is not a cachet of this user; not signalled\n",
+		        pid, pid_file);
+		return 2;
+	}
 	if (kill((pid_t)pid, SIGHUP) < 0) {
 		fprintf(stderr, "cachet: no server running (pid %ld from %s: %s)\n", pid, pid_file,
 		        strerror(errno));

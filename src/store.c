@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "cachet/hpack.h"
 #include "cachet/httpdate.h"
 #include "cachet/mime.h"
 
@@ -86,7 +87,20 @@ static int block_format(struct cachet_block *blk, const char *fmt, ...)
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
-	return 0;
+	/* HTTP/2: the same block as HPACK, made here so every block has its twin (hpack.h) */
+	int rc = cachet_hpack_block_build(blk->text, blk->len, &blk->h2);
+	if (rc < 0) {
+		free(blk->text);
+		blk->text = NULL;
+	}
+	return rc;
+}
+
+/* Frees what block_format() allocated; safe on a zeroed block. */
+static void block_free(struct cachet_block *blk)
+{
+	free(blk->text);
+	cachet_hpack_block_free(&blk->h2);
 }
 
 #define EPOCH_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -484,12 +498,12 @@ static void entries_free(struct cachet_entry *v, size_t n)
 		free(v[i].path);
 		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
 			struct cachet_repr *r = &v[i].repr[c];
-			free(r->ok.text);
-			free(r->partial.text);
-			free(r->not_modified.text);
-			free(r->unsatisfiable.text);
+			block_free(&r->ok);
+			block_free(&r->partial);
+			block_free(&r->not_modified);
+			block_free(&r->unsatisfiable);
 		}
-		free(v[i].redirect.text);
+		block_free(&v[i].redirect);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
@@ -565,7 +579,7 @@ void cachet_store_unref(struct cachet_store *st)
 		return;
 	entries_free(st->entries, st->n_entries);
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
-		free(st->errors[i].block.text);
+		block_free(&st->errors[i].block);
 		free((char *)st->errors[i].body);
 	}
 	free(st->index);

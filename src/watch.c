@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define WATCH_MASK                                                                                 \
@@ -20,15 +21,40 @@
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define WATCH_DEPTH_MAX 64
 
-/* Adds a watch on dir and every non-dot directory below it. Watching a directory twice is
- * harmless (inotify returns the same descriptor), so this is simply rerun after each change. */
-static void watch_tree(int ifd, char *dir, size_t len, unsigned depth)
+/* One directory on the path from ROOT down to the one being walked. */
+struct ancestor {
+	dev_t dev;
+	ino_t ino;
+	const struct ancestor *up;
+};
+
+static bool is_ancestor(const struct ancestor *a, const struct stat *st)
 {
-	if (depth > WATCH_DEPTH_MAX || inotify_add_watch(ifd, dir, WATCH_MASK) < 0)
+	for (; a; a = a->up)
+		if (a->dev == st->st_dev && a->ino == st->st_ino)
+			return true;
+	return false;
+}
+
+/* Adds a watch on dir and every non-dot directory below it. Watching a directory twice is
+ * harmless (inotify returns the same descriptor), so this is simply rerun after each change.
+ * Symbolic links are followed (the store serves through them), but never into a directory that
+ * is already on the path from ROOT: two links to "." would otherwise branch twice per level,
+ * 2^WATCH_DEPTH_MAX calls, with signals blocked (the store scan has the same check). */
+static void watch_tree(int ifd, char *dir, size_t len, unsigned depth, const struct ancestor *up)
+{
+	if (depth > WATCH_DEPTH_MAX)
 		return;
 	DIR *d = opendir(dir);
 	if (!d)
+		return; /* not a directory (or gone): nothing to watch */
+	struct stat st;
+	if (fstat(dirfd(d), &st) < 0 || is_ancestor(up, &st) ||
+	    inotify_add_watch(ifd, dir, WATCH_MASK) < 0) {
+		closedir(d);
 		return;
+	}
+	const struct ancestor self = {st.st_dev, st.st_ino, up};
 	const struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		size_t nlen = strlen(de->d_name);
@@ -38,8 +64,7 @@ static void watch_tree(int ifd, char *dir, size_t len, unsigned depth)
 			continue;
 		dir[len] = '/';
 		memcpy(dir + len + 1, de->d_name, nlen + 1);
-		watch_tree(ifd, dir, len + 1 + nlen,
-		           depth + 1); /* fails quietly on non-directories */
+		watch_tree(ifd, dir, len + 1 + nlen, depth + 1, &self);
 		dir[len] = '\0';
 	}
 	closedir(d);
@@ -52,7 +77,7 @@ static void rewatch(struct cachet_watch *w)
 	if (len >= sizeof(dir))
 		return;
 	memcpy(dir, w->root, len + 1);
-	watch_tree(w->inotify_fd, dir, len, 0);
+	watch_tree(w->inotify_fd, dir, len, 0, NULL);
 }
 
 /* Reads and discards pending events: which file changed does not matter, the rescan finds out. */

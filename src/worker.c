@@ -28,22 +28,24 @@
 #define _GNU_SOURCE
 #include "cachet/worker.h"
 
+#include "conn.h"
+#include "h1.h"
+
 #include <errno.h>
 #include <liburing.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cachet/chunked.h"
+#include "cachet/h2.h"
+#include "cachet/h2_frame.h"
+#include "cachet/clock.h"
 #include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
@@ -71,122 +73,15 @@ enum op {
 #ifndef RECV_BUF_COUNT
 #define RECV_BUF_COUNT 512u
 #endif
-#define BUF_GROUP   0
-#define IO_BUF_SIZE 32768u /* a connection's pending-input or output buffer */
-#define POOL_KEEP   256u   /* free IO buffers a worker keeps for reuse */
-/* bodies up to this are copied next to their head (one send) */
-#ifndef COPY_BODY_MAX
-#define COPY_BODY_MAX 16384u
-#endif
-#define PAUSE_INPUT 16384u /* unanswered input beyond this stops receiving until drained */
-/* Hard bound on unanswered input. The pause above cancels the recv, but what a multishot recv
- * already delivered in the same batch (up to a few hundred KiB of socket buffer) must be kept. */
-#define PIPELINE_MAX  (1u << 20)
+#define BUF_GROUP     0
 #define SQ_ENTRIES    1024u
 #define CQ_ENTRIES    16384u
-#define RETIRED_MAX   8u                 /* old generations still pinned by in-flight sends */
 #define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
-#define NIL           UINT32_MAX
-
-/* Room an answer needs in the out buffer before the next request is parsed: the largest block
- * plus its Connection tail. */
-#define HEAD_ROOM (CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX)
-
-enum conn_flag {
-	RECV_ARMED = 1u << 0,       /* a multishot recv is outstanding */
-	SEND_INFLIGHT = 1u << 1,    /* the one send of this connection is outstanding */
-	SEND_ZC = 1u << 9,          /* ... and it is a zero-copy send */
-	CLOSE_INFLIGHT = 1u << 2,   /* the close is outstanding */
-	CLOSING = 1u << 3,          /* closing: free once nothing is outstanding */
-	CLOSE_AFTER_SEND = 1u << 4, /* close once the output has gone */
-	RECV_PAUSED = 1u << 5,      /* too much unanswered input: recv cancelled */
-	NEED_RECV = 1u << 6,        /* (re-)arm the recv at the next flush */
-	DIRTY = 1u << 7,            /* on the flush list */
-	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
-	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
-};
-
-struct conn {
-	int fd;
-	uint32_t seq;
-	uint32_t flags;
-	uint32_t next;     /* free list or flush list link */
-	char *in;          /* pending input (partial or not yet answered requests), or NULL */
-	uint32_t in_len;   /* bytes in in[] */
-	uint32_t in_cap;   /* size of in[]: IO_BUF_SIZE (a pool buffer) or more (malloc) */
-	uint32_t in_seen;  /* of those, how many the parser already saw as incomplete */
-	char *out;         /* responses being assembled or sent, or NULL */
-	uint32_t out_len;  /* bytes in out[] */
-	uint32_t out_sent; /* of those, sent */
-	uint64_t discard;  /* request body bytes still to skip (Content-Length) */
-	struct cachet_chunked chunk; /* a chunked request body's progress, while SKIP_CHUNKED */
-	const unsigned char *body;   /* a large body sent from store memory, or NULL */
-	size_t body_len, body_sent;
-	struct cachet_store *body_gen; /* the pinned generation body points into */
-	struct multipart_send *mp;     /* a multipart/byteranges answer in progress, or NULL */
-	struct iovec iov[2];           /* for sendmsg: out then body; lives as long as the send */
-	uint32_t zc_notifs;            /* zero-copy notifications still to come */
-	struct cachet_store *zc_gen;   /* pinned while zc_notifs > 0: their pages live there */
-	struct msghdr msg;
-	uint32_t t_prev, t_next; /* links in the timer list of t_kind */
-	uint32_t t_deadline;     /* worker milliseconds (compared by signed difference) */
-	uint8_t t_kind;          /* enum timer_kind */
-};
-
-/* Timers: one list per kind. A kind has one fixed duration, so appending at the tail keeps each
- * list sorted by deadline: setting a timer is O(1) and the tick expires from the heads. */
-enum timer_kind {
-	T_NONE,
-	T_HEADER, /* a request head has started (or the connection is new) and is not complete */
-	T_IDLE,   /* keep-alive, waiting for the next request */
-	T_SEND,   /* a send is in flight: the client must keep reading */
-	T_KINDS,
-};
-
-struct timer_list {
-	uint32_t head, tail;
-};
-
-struct gen_pin {
-	struct cachet_store *gen;
-	uint32_t sends;
-};
-
-/* A multipart/byteranges answer being sent, one piece per send: part headers and the close
- * delimiter are written into the out buffer when the previous piece has gone, each part's bytes
- * are the body of that send. Allocated per answer: several ranges in one request are rare. */
-struct multipart_send {
-	struct cachet_multipart plan;
-	struct cachet_store *gen; /* pinned for the whole answer: plan.rep lives there */
-	unsigned next;            /* the part whose header goes next; plan.set.n: the close */
-};
-
-struct worker {
-	struct cachet_worker *pub;
-	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	unsigned char *bufs;
-	unsigned br_added; /* buffers handed back since the last advance */
-	struct conn *conns;
-	uint32_t n_conns, used_conns, free_head, live;
-	uint32_t flush_head;
-	char **pool;
-	uint32_t pool_n;
-	struct cachet_httpdate_cache date;
-	struct cachet_store *gen; /* the generation answers come from; one reference held */
-	uint32_t gen_sends;       /* in-flight sends pinning gen */
-	struct gen_pin retired[RETIRED_MAX];
-	bool stopping;
-	int64_t stop_deadline;
-	struct timer_list timers[T_KINDS];
-	uint32_t timeout_ms[T_KINDS];
-	size_t zerocopy_min;           /* bodies from this size are sent zero-copy; 0: never */
-	uint32_t now_ms;               /* monotonic milliseconds, read once per loop turn; wraps */
-	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
-	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
-	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
-};
+/* Out of descriptors (or memory), accept() fails until something closes: accepting stops this
+ * long instead of failing at once again and again (nginx pauses the same way). */
+#define ACCEPT_BACKOFF_MS 500u
+#define ACCEPT_LOG_MS     1000u /* accept errors are logged at most once per this */
 
 static inline uint64_t ud_make(enum op op, uint32_t slot, uint32_t seq)
 {
@@ -208,13 +103,6 @@ static inline uint32_t ud_seq(uint64_t ud)
 	return (uint32_t)(ud >> 32);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* An SQE, submitting what is queued first if the SQ is full. */
 static struct io_uring_sqe *sqe_get(struct worker *w)
 {
@@ -226,78 +114,18 @@ static struct io_uring_sqe *sqe_get(struct worker *w)
 	return sqe;
 }
 
-/* ---- IO buffers: a worker-local free list, so busy connections do not hit malloc ---- */
-
-static char *pool_get(struct worker *w)
-{
-	if (w->pool_n)
-		return w->pool[--w->pool_n];
-	return malloc(IO_BUF_SIZE);
-}
-
-static void pool_put(struct worker *w, char *buf)
-{
-	if (!buf)
-		return;
-	if (w->pool_n < POOL_KEEP)
-		w->pool[w->pool_n++] = buf;
-	else
-		free(buf);
-}
-
-/* Pending input: a pool buffer, or a larger one from malloc during a pipelined burst. */
-static void in_release(struct worker *w, struct conn *c)
-{
-	if (c->in_cap == IO_BUF_SIZE)
-		pool_put(w, c->in);
-	else
-		free(c->in);
-	c->in = NULL;
-	c->in_cap = 0;
-}
-
 /* ---- generation pins ---- */
 
-/* Called when a send is about to reference w->gen's memory. */
-static struct cachet_store *gen_pin(struct worker *w)
+/* HTTP/2 bodies are pinned through these (h2.h): one pin per queued body iovec and one per
+ * stream holding a body, released when it has been sent or the stream is gone. */
+static void h2_pin(void *worker, struct cachet_store *gen)
 {
-	w->gen_sends++;
-	return w->gen;
+	gen_pin_at(worker, gen);
 }
 
-/* The retired slot that still pins gen, or NULL. */
-static struct gen_pin *retired_pin(struct worker *w, const struct cachet_store *gen)
+static void h2_unpin(void *worker, struct cachet_store *gen)
 {
-	for (unsigned i = 0; i < RETIRED_MAX; i++)
-		if (w->retired[i].gen == gen)
-			return &w->retired[i];
-	return NULL;
-}
-
-/* An extra pin on gen, which is w->gen or a retired generation still pinned (a body points into
- * it), for memory the kernel holds past the send's completion. */
-static void gen_pin_at(struct worker *w, const struct cachet_store *gen)
-{
-	struct gen_pin *p;
-
-	if (gen == w->gen)
-		w->gen_sends++;
-	else if ((p = retired_pin(w, gen)))
-		p->sends++;
-}
-
-/* Called from the send's completion: the memory of gen is no longer referenced by it. */
-static void gen_unpin(struct worker *w, const struct cachet_store *gen)
-{
-	struct gen_pin *p;
-
-	if (gen == w->gen) {
-		w->gen_sends--;
-	} else if ((p = retired_pin(w, gen)) && --p->sends == 0) {
-		/* the last send into a retired generation: let it go */
-		cachet_store_unref(p->gen);
-		p->gen = NULL;
-	}
+	gen_unpin(worker, gen);
 }
 
 /* Called once per loop turn: moves to a newly published generation. The reference is taken before
@@ -323,6 +151,7 @@ static void gen_follow(struct worker *w)
 	else
 		cachet_store_unref(w->gen);
 	w->gen = cur;
+	w->h2env.gen = cur;
 	w->gen_sends = 0;
 	atomic_store_explicit(&w->pub->gen_seen, cur->generation, memory_order_release);
 }
@@ -349,96 +178,6 @@ static struct conn *conn_alloc(struct worker *w, uint32_t *slot)
 	return c;
 }
 
-static inline uint32_t conn_slot(const struct worker *w, const struct conn *c)
-{
-	return (uint32_t)(c - w->conns);
-}
-
-static void flush_mark(struct worker *w, struct conn *c)
-{
-	if (c->flags & DIRTY)
-		return;
-	c->flags |= DIRTY;
-	c->next = w->flush_head;
-	w->flush_head = conn_slot(w, c);
-}
-
-static void timer_unlink(struct worker *w, struct conn *c)
-{
-	if (c->t_kind == T_NONE)
-		return;
-	struct timer_list *l = &w->timers[c->t_kind];
-	if (c->t_prev != NIL)
-		w->conns[c->t_prev].t_next = c->t_next;
-	else
-		l->head = c->t_next;
-	if (c->t_next != NIL)
-		w->conns[c->t_next].t_prev = c->t_prev;
-	else
-		l->tail = c->t_prev;
-	c->t_kind = T_NONE;
-}
-
-/* (Re)starts the connection's timer of the given kind: it expires timeout_ms[kind] from now. */
-static void timer_set(struct worker *w, struct conn *c, enum timer_kind kind)
-{
-	timer_unlink(w, c);
-	struct timer_list *l = &w->timers[kind];
-	uint32_t slot = conn_slot(w, c);
-	c->t_kind = (uint8_t)kind;
-	c->t_deadline = w->now_ms + w->timeout_ms[kind];
-	c->t_next = NIL;
-	c->t_prev = l->tail;
-	if (l->tail != NIL)
-		w->conns[l->tail].t_next = slot;
-	else
-		l->head = slot;
-	l->tail = slot;
-}
-
-/* ---- multipart/byteranges ---- */
-
-/* Ends a multipart answer (sent, or its connection going away): its generation pin goes. */
-static void multipart_end(struct worker *w, struct conn *c)
-{
-	if (!c->mp)
-		return;
-	gen_unpin(w, c->mp->gen);
-	free(c->mp);
-	c->mp = NULL;
-}
-
-/* Called when everything queued has been sent: puts the next piece of the multipart answer in
- * place, part i's header in out and its bytes as the body (pinned like any body from store
- * memory), or after the last part the close delimiter. Returns 1 when there is a piece to send,
- * 0 when the answer is complete (and ended), a negative errno when it cannot go on. */
-static int multipart_next(struct worker *w, struct conn *c)
-{
-	struct multipart_send *m = c->mp;
-	const struct cachet_multipart *p = &m->plan;
-	if (m->next > p->set.n) {
-		multipart_end(w, c);
-		return 0;
-	}
-	if (!c->out && !(c->out = pool_get(w)))
-		return -ENOMEM;
-	if (m->next == p->set.n) {
-		c->out_len = (uint32_t)cachet_multipart_close(p, c->out, IO_BUF_SIZE);
-	} else {
-		/* room: IO_BUF_SIZE is far above a part header (the content type is at most 255) */
-		c->out_len = (uint32_t)cachet_multipart_part_head(p, m->next, c->out, IO_BUF_SIZE);
-		if (c->out_len == 0)
-			return -EINVAL;
-		c->body = p->rep->body + p->set.first[m->next];
-		c->body_len = p->set.last[m->next] - p->set.first[m->next] + 1;
-		c->body_sent = 0;
-		c->body_gen = m->gen;
-		gen_pin_at(w, m->gen);
-	}
-	m->next++;
-	return 1;
-}
-
 /* Frees the slot once no operation of the connection is outstanding. */
 static void conn_maybe_free(struct worker *w, struct conn *c)
 {
@@ -449,7 +188,9 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	pool_put(w, c->out);
 	if (c->body)
 		gen_unpin(w, c->body_gen);
-	multipart_end(w, c);
+	cachet_h1_free(w, c);
+	cachet_h2_free(c->h2); /* no send in flight: nothing points into its output any more */
+	c->h2 = NULL;
 	c->out = NULL;
 	c->body = NULL;
 	c->seq++;
@@ -461,7 +202,7 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 
 /* Starts closing: cancels the recv (a multishot recv holds the file open past close()), shuts the
  * socket down if a send is stuck on it, and closes the descriptor. */
-static void conn_close(struct worker *w, struct conn *c)
+void conn_close(struct worker *w, struct conn *c)
 {
 	if (c->flags & CLOSING)
 		return;
@@ -498,7 +239,7 @@ static void recv_arm(struct worker *w, struct conn *c)
 }
 
 /* Stops receiving while too much input is unanswered (a client pipelining without reading). */
-static void recv_pause(struct worker *w, struct conn *c)
+void recv_pause(struct worker *w, struct conn *c)
 {
 	uint32_t slot = conn_slot(w, c);
 	struct io_uring_sqe *sqe = sqe_get(w);
@@ -507,13 +248,40 @@ static void recv_pause(struct worker *w, struct conn *c)
 	c->flags |= RECV_PAUSED;
 }
 
+/* One send for everything an HTTP/2 connection has ready: frames and copied bodies in its output
+ * buffer, bodies as iovecs into store memory. Referenced memory: the iovec array and the output
+ * buffer belong to c->h2 and stay unchanged until cachet_h2_sent() in the CQE; each body iovec
+ * holds its own generation pin until then; c->msg lives in the connection, freed after the CQE. */
+static void h2_send_submit(struct worker *w, struct conn *c)
+{
+	unsigned n;
+	const struct iovec *iov = cachet_h2_iov(c->h2, &n);
+	struct io_uring_sqe *sqe = sqe_get(w);
+	if (n == 1) {
+		io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		c->msg = (struct msghdr){.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
+	c->flags |= SEND_INFLIGHT;
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
+}
+
 /* One send for everything the connection has ready: the out buffer, then a body from store memory.
  * Referenced memory: c->out (released only after this send's CQE), c->iov/c->msg (inside the
  * connection, freed only after the CQE), c->body (pinned generation, unpinned in the CQE). */
 static void send_submit(struct worker *w, struct conn *c)
 {
+	if (c->h2) {
+		h2_send_submit(w, c);
+		return;
+	}
 	size_t out_left = c->out_len - c->out_sent;
 	size_t body_left = c->body ? c->body_len - c->body_sent : 0;
+	if (body_left > SEND_MAX)
+		body_left = SEND_MAX; /* the rest follows from on_send, as after a short send */
 	struct io_uring_sqe *sqe = sqe_get(w);
 	bool zc = w->zerocopy_min && body_left >= w->zerocopy_min &&
 	          (!c->zc_notifs || c->zc_gen == c->body_gen); /* one pinned generation at a time */
@@ -539,122 +307,15 @@ static void send_submit(struct worker *w, struct conn *c)
 	}
 	io_uring_sqe_set_data64(sqe, ud_make(OP_SEND, conn_slot(w, c), c->seq));
 	c->flags |= SEND_INFLIGHT;
-	timer_set(w, c, T_SEND); /* every send, resumed ones too: the client is making progress */
-}
-
-/* ---- answering ---- */
-
-static bool out_has_room(const struct conn *c)
-{
-	return !c->body && !c->mp && (!c->out || IO_BUF_SIZE - c->out_len >= HEAD_ROOM);
-}
-
-/* Appends one response to the connection's output. Returns false when out of memory. */
-static bool emit(struct worker *w, struct conn *c, const struct cachet_reply *r,
-                 const struct cachet_request *req)
-{
-	if (!c->out && !(c->out = pool_get(w)))
-		return false;
-	c->out_len += (uint32_t)cachet_response_write_head(r, req, w->stopping, w->date.text,
-	                                                   c->out + c->out_len);
-	if (r->multipart) { /* the parts follow the head, one send each: multipart_next() */
-		struct multipart_send *m = malloc(sizeof(*m));
-		if (!m)
-			return false;
-		m->plan = *r->multipart;
-		m->gen = gen_pin(w);
-		m->next = 0;
-		c->mp = m;
-	} else if (r->body_len) {
-		if (r->body_len <= COPY_BODY_MAX && r->body_len <= IO_BUF_SIZE - c->out_len) {
-			memcpy(c->out + c->out_len, r->body, r->body_len);
-			c->out_len += (uint32_t)r->body_len;
-		} else {
-			c->body = r->body;
-			c->body_len = r->body_len;
-			c->body_sent = 0;
-			c->body_gen = gen_pin(w);
-		}
-	}
-	if (r->close || w->stopping || !req->keep_alive)
-		c->flags |= CLOSE_AFTER_SEND;
-	flush_mark(w, c);
-	return true;
-}
-
-/* A request body is still arriving: the connection is not idle, and the header timeout (which
- * bounds how long a request may take to arrive) covers it. */
-static bool body_pending(const struct conn *c)
-{
-	return c->discard || (c->flags & SKIP_CHUNKED);
-}
-
-/* Answers the complete requests at the start of buf[0..len) while the output has room.
- * Returns how many bytes were consumed; the rest is to be kept for later. */
-static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t len)
-{
-	size_t off = 0;
-	while (off < len && !(c->flags & (CLOSE_AFTER_SEND | CLOSING))) {
-		if (c->discard) { /* a body announced by Content-Length is skipped, never parsed */
-			size_t k = len - off < c->discard ? len - off : (size_t)c->discard;
-			off += k;
-			c->discard -= k;
-			continue;
-		}
-		if (c->flags & SKIP_CHUNKED) { /* so is a chunked one, up to its final CRLF */
-			size_t used = 0;
-			int st = cachet_chunked_skip(&c->chunk, buf + off, len - off, &used);
-			off += used;
-			if (st == CACHET_CHUNKED_MORE)
-				continue;
-			c->flags &= ~SKIP_CHUNKED;
-			if (st == CACHET_CHUNKED_ERROR) {
-				/* The request was answered before its body went wrong, and where
-				 * the next request starts is unknowable: send what is queued, then
-				 * close. */
-				c->flags |= CLOSE_AFTER_SEND;
-				flush_mark(w, c);
-				return len;
-			}
-			continue;
-		}
-		if (!out_has_room(c))
-			break;
-		struct cachet_request req;
-		struct cachet_reply r;
-		int status = 400;
-		int n = cachet_http_parse_request(buf + off, len - off, c->in_seen, &req, &status);
-		if (n == CACHET_PARSE_INCOMPLETE) {
-			c->in_seen = (uint32_t)(len - off);
-			break;
-		}
-		c->in_seen = 0;
-		if (n == CACHET_PARSE_ERROR) {
-			req.keep_alive = false;
-			req.minor_version = 1;
-			cachet_response_error(w->gen, status, false, &r);
-			r.close = true;
-			off = len; /* nothing after a malformed request can be trusted */
-		} else {
-			off += (size_t)n;
-			c->discard = req.has_content_length ? req.content_length : 0;
-			if (req.chunked) {
-				cachet_chunked_init(&c->chunk);
-				c->flags |= SKIP_CHUNKED;
-			}
-			cachet_response_select(w->gen, &req, &r, &w->mp_plan);
-		}
-		if (!emit(w, c, &r, &req)) {
-			conn_close(w, c);
-			return len;
-		}
-	}
-	return off;
+	/* Started with the first send of a response; on_send restarts it on progress only, so a
+	 * client that stops reading is closed send_timeout after its last byte went. */
+	if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
 }
 
 /* Keeps unanswered input, growing the buffer past its pool size only for a burst of pipelined
  * requests. Returns false when the bound is hit or memory runs out. */
-static bool stash(struct worker *w, struct conn *c, const char *data, size_t len)
+bool stash(struct worker *w, struct conn *c, const char *data, size_t len)
 {
 	size_t need = c->in_len + len;
 	if (len == 0)
@@ -685,23 +346,137 @@ static bool stash(struct worker *w, struct conn *c, const char *data, size_t len
 	return true;
 }
 
-/* Answers what the pending input allows, then keeps only the unanswered rest. */
-static void answer_pending(struct worker *w, struct conn *c)
+/* ---- HTTP/2 connections: the worker's side of h2.h ---- */
+
+/* After HTTP/2 work: output to send goes on the flush list; a connection that is done closes
+ * once its output has gone; otherwise the timer says what the connection waits for: the peer to
+ * open a flow-control window (T_SEND: streams are reset when it runs out), or anything (T_IDLE:
+ * GOAWAY and close). */
+static void h2_after(struct worker *w, struct conn *c)
 {
-	size_t used = answer(w, c, c->in, c->in_len);
 	if (c->flags & CLOSING)
 		return;
+	bool out = cachet_h2_has_output(c->h2);
+	if (out)
+		flush_mark(w, c);
+	if (cachet_h2_closing(c->h2)) {
+		if (out || (c->flags & SEND_INFLIGHT))
+			c->flags |= CLOSE_AFTER_SEND;
+		else
+			conn_close(w, c);
+		return;
+	}
+	if (out || (c->flags & SEND_INFLIGHT))
+		return; /* the send timer runs */
+	if (!cachet_h2_stalled(c->h2))
+		timer_set(w, c, T_IDLE);
+	else if (c->t_kind != T_SEND)
+		timer_set(w, c, T_SEND);
+}
+
+/* Offers the kept input again (after a send made room in the output). */
+static void h2_pending(struct worker *w, struct conn *c)
+{
+	size_t used = cachet_h2_input(c->h2, (const uint8_t *)c->in, c->in_len);
 	if (used) {
 		c->in_len -= (uint32_t)used;
 		memmove(c->in, c->in + used, c->in_len);
 	}
 	if (c->in_len == 0)
 		in_release(w, c);
-	if ((c->flags & RECV_PAUSED) && c->in_len < PAUSE_INPUT / 2 && !(c->flags & RECV_ARMED)) {
+	/* what is left is at most one incomplete frame: receive the rest of it */
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
+	    c->in_len <= CACHET_H2_HEADER_LEN + CACHET_H2_FRAME_MIN) {
 		c->flags &= ~RECV_PAUSED;
 		c->flags |= NEED_RECV;
 		flush_mark(w, c);
 	}
+}
+
+/* Bytes for an HTTP/2 connection. While a send is in flight they are kept (h2 appends output
+ * only between sends, see h2.h), and offered after its completion. */
+static void h2_input(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	if (!(c->flags & SEND_INFLIGHT) && c->in_len == 0) {
+		size_t used = cachet_h2_input(c->h2, (const uint8_t *)data, len);
+		data += used;
+		len -= used;
+	}
+	if (!stash(w, c, data, len)) {
+		conn_close(w, c);
+		return;
+	}
+	if (!(c->flags & SEND_INFLIGHT) && c->in_len && len)
+		h2_pending(w, c);
+	if (c->in_len > H2_PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
+		recv_pause(w, c);
+	h2_after(w, c);
+}
+
+/* A send of an HTTP/2 connection completed with n bytes: the rest, or what the streams have
+ * produced since, goes next; kept input is offered once the output is empty. */
+static void h2_sent(struct worker *w, struct conn *c, size_t n)
+{
+	cachet_h2_sent(c->h2, n);
+	if (cachet_h2_has_output(c->h2)) {
+		send_submit(w, c);
+		return;
+	}
+	if (c->flags & (CLOSE_AFTER_SEND | PEER_EOF)) {
+		conn_close(w, c);
+		return;
+	}
+	if (c->in_len)
+		h2_pending(w, c);
+	h2_after(w, c);
+}
+
+/* A timer of an HTTP/2 connection ran out: a peer that stopped reading is closed; streams stalled
+ * on a closed window past --send-timeout are reset; an idle connection gets GOAWAY and closes. */
+static void h2_timeout(struct worker *w, struct conn *c, enum timer_kind kind)
+{
+	if (c->flags & SEND_INFLIGHT) {
+		conn_close(w, c);
+		return;
+	}
+	if (kind == T_SEND) {
+		cachet_h2_expire_stalled(c->h2, 0);
+		h2_after(w, c);
+		return;
+	}
+	cachet_h2_goaway(c->h2);
+	c->flags |= CLOSE_AFTER_SEND;
+	flush_mark(w, c);
+}
+
+/* "PRI * HTTP/2.0
+": a client that sends this line speaks HTTP/2; if the rest of its preface
+ * is wrong, that is an HTTP/2 connection error (GOAWAY PROTOCOL_ERROR), not an HTTP/1.1 505. */
+#define PREFACE_LINE_LEN 16u
+
+/* Chooses the protocol from the first bytes (kept ones and data): the HTTP/2 preface, or anything
+ * else HTTP/1.1. Returns false while they are a proper prefix of its first line: more are
+ * needed. */
+static bool proto_choose(struct worker *w, struct conn *c, const char *data, size_t len)
+{
+	char first[CACHET_H2_PREFACE_LEN];
+	size_t n = c->in_len < sizeof(first) ? c->in_len : sizeof(first);
+	if (n)
+		memcpy(first, c->in, n);
+	size_t k = len < sizeof(first) - n ? len : sizeof(first) - n;
+	memcpy(first + n, data, k);
+	n += k;
+	if (n > PREFACE_LINE_LEN)
+		n = PREFACE_LINE_LEN; /* the request line decides; h2 checks the rest (GOAWAY) */
+	if (!w->http2 || memcmp(first, CACHET_H2_PREFACE, n) != 0) {
+		c->proto = PROTO_H1; /* with --no-http2 the preface gets HTTP/1.1's 505 */
+		return true;
+	}
+	if (n < PREFACE_LINE_LEN)
+		return false;
+	c->h2 = cachet_h2_new(&w->h2env);
+	c->proto = PROTO_H2;
+	return true;
 }
 
 /* Bytes from the peer. The common case, a whole request and nothing pending, is answered straight
@@ -710,25 +485,21 @@ static void conn_input(struct worker *w, struct conn *c, const char *data, size_
 {
 	if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
 		return;
-	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
-		size_t used = answer(w, c, data, len);
-		data += used;
-		len -= used;
-		if (c->flags & (CLOSING | CLOSE_AFTER_SEND))
+	if (c->proto != PROTO_H1) {
+		if (c->proto == PROTO_NEW && !proto_choose(w, c, data, len)) {
+			if (!stash(w, c, data, len))
+				conn_close(w, c);
 			return;
+		}
+		if (c->proto == PROTO_H2) {
+			if (c->h2)
+				h2_input(w, c, data, len);
+			else
+				conn_close(w, c); /* out of memory */
+			return;
+		}
 	}
-	if (!stash(w, c, data, len)) {
-		conn_close(w, c);
-		return;
-	}
-	if (!(c->flags & SEND_INFLIGHT) && c->in_len && out_has_room(c) && len)
-		answer_pending(w, c);
-	if (c->in_len > PAUSE_INPUT && (c->flags & RECV_ARMED) && !(c->flags & RECV_PAUSED))
-		recv_pause(w, c);
-	/* The header timeout covers the whole head from its first byte, not the gap between bytes:
-	 * it is started when a partial request appears on an idle connection, never refreshed. */
-	if ((c->in_len || body_pending(c)) && c->t_kind == T_IDLE)
-		timer_set(w, c, T_HEADER);
+	cachet_h1_input(w, c, data, len);
 }
 
 /* ---- completions ---- */
@@ -744,18 +515,68 @@ static void accept_arm(struct worker *w)
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_multishot_accept(sqe, w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_ACCEPT, 0, 0));
+	w->accept_armed = true;
+}
+
+/* (Re-)arms the accept unless it is outstanding, paused, or the worker is stopping. */
+static void accept_want(struct worker *w)
+{
+	if (!w->accept_armed && !w->accept_paused && !w->stopping)
+		accept_arm(w);
+}
+
+/* A failed accept. Descriptor or memory exhaustion lasts until connections close: accepting
+ * pauses for ACCEPT_BACKOFF_MS (resumed by the tick) rather than failing in a loop. Other errors
+ * concern one connection (ECONNABORTED...): accepting goes on. Logged once per ACCEPT_LOG_MS. */
+static void accept_failed(struct worker *w, int err)
+{
+	if (!w->accept_logged || w->now_ms - w->accept_log_ms >= ACCEPT_LOG_MS) {
+		if (w->accept_unlogged)
+			fprintf(stderr, "cachet: worker %u: accept: %s (and %u more errors)\n",
+			        w->pub->id, strerror(err), w->accept_unlogged);
+		else
+			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
+			        strerror(err));
+		w->accept_logged = true;
+		w->accept_log_ms = w->now_ms;
+		w->accept_unlogged = 0;
+	} else {
+		w->accept_unlogged++;
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		accept_want(w);
+		return;
+	}
+	w->accept_paused = true;
+	w->accept_resume_ms = w->now_ms + ACCEPT_BACKOFF_MS;
+	if (w->accept_armed) { /* a multishot accept that goes on failing: stop it */
+		struct io_uring_sqe *sqe = sqe_get(w);
+		io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
+		io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
+	}
+}
+
+/* Called from the tick: accepting resumes once the back-off is over. */
+static void accept_resume(struct worker *w)
+{
+	if (w->accept_paused && (int32_t)(w->now_ms - w->accept_resume_ms) >= 0) {
+		w->accept_paused = false;
+		accept_want(w);
+	}
 }
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stopping)
-		accept_arm(w);
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		w->accept_armed = false;
 	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			fprintf(stderr, "cachet: worker %u: accept: %s\n", w->pub->id,
-			        strerror(-cqe->res));
+		if (cqe->res == -ECANCELED)
+			accept_want(w); /* cancelled by stop or a pause: stays off; else re-armed */
+		else
+			accept_failed(w, -cqe->res);
 		return;
 	}
+	accept_want(w);
 	uint32_t slot;
 	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
 	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
@@ -787,10 +608,12 @@ static void on_recv(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		return;
 	}
 	if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ENOBUFS && cqe->res != -ECANCELED)) {
-		/* the peer is done sending: finish what it asked for, then close */
-		if ((c->flags & SEND_INFLIGHT) || c->out_len)
-			c->flags |= CLOSE_AFTER_SEND;
-		else
+		/* The peer is done sending: every request it sent before is answered, then the
+		 * connection closes (RFC 9112 §9.6). Requests still pending wait for the output to
+		 * drain (on_send answers them); an incomplete one will never complete. */
+		c->flags |= PEER_EOF;
+		if (!(c->flags & SEND_INFLIGHT) && !c->out_len &&
+		    !(c->h2 && cachet_h2_has_output(c->h2)))
 			conn_close(w, c);
 		return;
 	}
@@ -827,6 +650,17 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		conn_close(w, c);
 		return;
 	}
+	if (cqe->res == 0) {
+		/* Every send carries at least one byte: a stream socket that took none cannot be
+		 * resumed (resubmitting would spin). */
+		conn_close(w, c);
+		return;
+	}
+	timer_set(w, c, T_SEND); /* progress: the client is reading */
+	if (c->h2) {
+		h2_sent(w, c, (size_t)cqe->res);
+		return;
+	}
 	size_t n = (size_t)cqe->res;
 	size_t out_left = c->out_len - c->out_sent;
 	size_t take = n < out_left ? n : out_left;
@@ -841,45 +675,19 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
 		gen_unpin(w, c->body_gen);
 		c->body = NULL;
 	}
-	if (c->mp) {
-		int more = multipart_next(w, c);
-		if (more < 0) {
-			conn_close(w, c);
-			return;
-		}
-		if (more) {
-			send_submit(w, c);
-			return;
-		}
-	}
-	if (c->flags & CLOSE_AFTER_SEND) {
-		conn_close(w, c);
-		return;
-	}
-	if (c->in_len)
-		answer_pending(w, c);
-	if (!c->out_len && !(c->flags & CLOSING)) {
-		pool_put(w, c->out);
-		c->out = NULL;
-		timer_set(w, c, c->in_len || body_pending(c) ? T_HEADER : T_IDLE);
-	}
+	if (cachet_h1_sent(w, c))
+		send_submit(w, c);
 }
 
 /* What a timer running out means: a head that did not complete in time gets 408 and a close; an
  * idle keep-alive connection, or one whose client stopped reading, is closed. */
 static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 {
-	if (kind == T_HEADER && c->in_len && !(c->flags & SEND_INFLIGHT) && !c->out_len &&
-	    !c->body) {
-		struct cachet_request req = {.keep_alive = false, .minor_version = 1};
-		struct cachet_reply r;
-		cachet_response_error(w->gen, 408, false, &r);
-		c->in_len = 0;
-		in_release(w, c);
-		if (emit(w, c, &r, &req))
-			return; /* sent at the next flush, closed after it */
+	if (c->h2) {
+		h2_timeout(w, c, kind);
+		return;
 	}
-	conn_close(w, c);
+	cachet_h1_timeout(w, c, kind);
 }
 
 /* Called from the tick: expires timers from the head of each list until one is in the
@@ -927,6 +735,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_TICK:
 		tick_arm(w);
 		timers_expire(w);
+		accept_resume(w);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -935,14 +744,15 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	default:
 		break;
 	}
-	struct conn *c = &w->conns[ud_slot(ud)];
-	if (ud_slot(ud) >= w->used_conns || c->seq != ud_seq(ud)) {
+	uint32_t slot = ud_slot(ud);
+	if (slot >= w->used_conns || w->conns[slot].seq != ud_seq(ud)) {
 		/* cannot happen while slots are freed only when idle; keep buffers safe regardless
 		 */
 		if (op == OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
 			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
 		return;
 	}
+	struct conn *c = &w->conns[slot];
 	if (op == OP_RECV)
 		on_recv(w, c, cqe);
 	else if (op == OP_SEND)
@@ -964,9 +774,10 @@ static void flush(struct worker *w)
 			conn_maybe_free(w, c);
 			continue;
 		}
-		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED)))
+		if ((c->flags & NEED_RECV) && !(c->flags & (RECV_ARMED | RECV_PAUSED | PEER_EOF)))
 			recv_arm(w, c);
-		bool pending = c->out_len > c->out_sent || c->body;
+		bool pending =
+		    c->out_len > c->out_sent || c->body || (c->h2 && cachet_h2_has_output(c->h2));
 		if (pending && !(c->flags & SEND_INFLIGHT))
 			send_submit(w, c);
 		else if (!pending && !(c->flags & SEND_INFLIGHT) && (c->flags & CLOSE_AFTER_SEND))
@@ -992,6 +803,7 @@ static int ring_setup(struct worker *w)
 	}
 	if (rc < 0)
 		return rc;
+	w->ring_ok = true; /* from here on worker_cleanup must exit the ring */
 #ifndef CACHET_NO_RING_FD
 	/* A registered ring fd spares io_uring_enter() its file-table lookup on every call
 	 * (bench/ab, 304-1k: without it, 2.4% more CPU per request). Optional: old kernels work
@@ -1032,7 +844,8 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	w->timeout_ms[T_IDLE] = pub->shared->keepalive_timeout_s * 1000;
 	w->timeout_ms[T_SEND] = pub->shared->send_timeout_s * 1000;
 	w->zerocopy_min = pub->shared->zerocopy_min;
-	w->now_ms = (uint32_t)(now_ns() / 1000000);
+	w->http2 = pub->shared->http2;
+	w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 	w->n_conns = (uint32_t)pub->shared->max_conns_per_worker;
 	w->conns = calloc(w->n_conns, sizeof(*w->conns));
 	w->pool = calloc(POOL_KEEP, sizeof(*w->pool));
@@ -1045,6 +858,12 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	cachet_store_ref(w->gen);
 	atomic_store_explicit(&pub->gen_seen, w->gen->generation, memory_order_release);
 	cachet_httpdate_cache_refresh(&w->date);
+	w->h2env = (struct cachet_h2_env){.worker = w,
+	                                  .gen = w->gen,
+	                                  .date = w->date.text,
+	                                  .now_ms = w->now_ms,
+	                                  .pin = h2_pin,
+	                                  .unpin = h2_unpin};
 	accept_arm(w);
 	wake_arm(w);
 	tick_arm(w);
@@ -1066,7 +885,7 @@ bool cachet_worker_zerocopy_supported(void)
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
-	w->stop_deadline = now_ns() + STOP_GRACE_NS;
+	w->stop_deadline = cachet_clock_coarse_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
 	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
@@ -1078,11 +897,12 @@ static void stop_begin(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if (!(c->flags & OPEN) || (c->flags & CLOSING))
 			continue;
-		if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 &&
-		    !body_pending(c))
-			conn_close(w, c);
-		else
-			c->flags |= CLOSE_AFTER_SEND;
+		if (c->h2) { /* GOAWAY with the last stream id; the streams in flight finish */
+			cachet_h2_goaway(c->h2);
+			h2_after(w, c);
+			continue;
+		}
+		cachet_h1_stop(w, c);
 	}
 }
 
@@ -1092,10 +912,18 @@ static void worker_cleanup(struct worker *w)
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
 			close(c->fd);
+	}
+	/* The ring goes first: it cancels what is still outstanding, and only then is the memory
+	 * those SQEs referenced (connection buffers, receive buffers, iovecs) freed. */
+	if (w->ring_ok)
+		io_uring_queue_exit(&w->ring);
+	for (uint32_t i = 0; w->conns && i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
 		free(c->in);
 		free(c->out);
+		free(c->mp);
+		cachet_h2_free(c->h2); /* after the ring: no send points into it any more */
 	}
-	io_uring_queue_exit(&w->ring); /* cancels what is still outstanding */
 	for (uint32_t i = 0; i < w->pool_n; i++)
 		free(w->pool[i]);
 	for (unsigned i = 0; i < RETIRED_MAX; i++)
@@ -1122,7 +950,8 @@ static void worker_loop(struct worker *w)
 			return;
 		}
 		cachet_httpdate_cache_refresh(&w->date);
-		w->now_ms = (uint32_t)(now_ns() / 1000000);
+		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
+		w->h2env.now_ms = w->now_ms;
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -1139,7 +968,7 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping && (w->live == 0 || now_ns() > w->stop_deadline))
+		if (w->stopping && (w->live == 0 || cachet_clock_coarse_ns() > w->stop_deadline))
 			return;
 	}
 }
@@ -1174,12 +1003,28 @@ int cachet_worker_start(struct cachet_worker *w)
 	if (w->wake_fd < 0)
 		return -errno;
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc) {
+		close(w->wake_fd);
+		w->wake_fd = -1;
+	}
 	return -rc;
+}
+
+void cachet_worker_join(struct cachet_worker *w)
+{
+	pthread_join(w->thread, NULL);
+	/* Closed only now: until the join others may still wake the worker (a worker that failed
+	 * or exited early included), and a descriptor closed sooner could be reused by then. */
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
 }
 
 void cachet_worker_wake(struct cachet_worker *w)
 {
 	uint64_t one = 1;
+	if (w->wake_fd < 0)
+		return; /* joined */
 	ssize_t r = write(w->wake_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN means a wake is already pending: as good */
 }

@@ -1,4 +1,5 @@
 /* test_path.c - request-target normalization: decoding, dot segments, traversal attempts. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS for guard.h */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "cachet/path.h"
+#include "guard.h"
 
 struct path_case {
 	const char *in;
@@ -212,14 +214,12 @@ static void test_no_read_past_len(void **state)
 	size_t i;
 
 	(void)state;
-	/* Each input in a heap block of exactly its size: ASan flags any read beyond len. */
+	/* Each input ends right before an unreadable page: a read beyond len crashes. */
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-		size_t n = strlen(in[i]);
-		char *p = test_malloc(n);
+		struct guarded g = guard(in[i], strlen(in[i]));
 
-		memcpy(p, in[i], n);
-		(void)cachet_path_normalize(p, n, out, sizeof(out));
-		test_free(p);
+		(void)cachet_path_normalize(g.data, g.len, out, sizeof(out));
+		unguard(&g);
 	}
 }
 

@@ -9,13 +9,12 @@
 
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
-#include "cachet/store.h"
+#include "cachet/sockaddr.h"
 
 #define CACHET_VERSION "0.1.0"
 
 #define CACHET_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define CACHET_CONFIG_GLOBS_MAX 32
-#define CACHET_DEFAULT_PID_FILE "/tmp/cachet.pid"
 /** Most bytes all --add-header lines may take together: they are copied into every block. */
 #define CACHET_CONFIG_HEADERS_MAX 1024
 
@@ -30,15 +29,17 @@ struct cachet_config {
 	enum cachet_mode mode;
 	const char *root;
 	const char *listen; /* as given, for messages */
-	struct sockaddr_storage addr;
+	union cachet_sockaddr addr;
 	socklen_t addr_len;
 	unsigned threads;     /* 0 until resolved: one per CPU of the affinity set */
-	const char *pid_file; /* CACHET_DEFAULT_PID_FILE unless given; NULL after --pid-file '' */
+	const char *pid_file; /* as given; NULL when not given, or after --pid-file '' */
+	bool pid_file_set;    /* --pid-file given; else main picks cachet_reload_default_pid_file */
 	size_t max_connections;
 	bool max_connections_set; /* given explicitly: warn if the descriptor limit cuts it */
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
+	bool no_http2;       /* --no-http2: the preface is not HTTP/2 (505 as HTTP/1.1) */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
 	unsigned send_timeout_s;
@@ -60,10 +61,12 @@ struct cachet_config {
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /** Parses "HOST:PORT" or "[V6]:PORT" (numeric host, or "localhost") into addr. 0 or -EINVAL. */
-int cachet_config_parse_listen(const char *s, struct sockaddr_storage *addr, socklen_t *len);
+int cachet_config_parse_listen(const char *s, union cachet_sockaddr *addr, socklen_t *len);
 
-/** The store-build options the configuration asks for (generation left 0). */
-struct cachet_store_options cachet_config_store_options(const struct cachet_config *cfg);
+struct cachet_store_options;
+
+/** Fills opt with the store-build options the configuration asks for (generation left 0). */
+void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt);
 
 /** Writes the usage text to f. */
 void cachet_config_usage(FILE *f);

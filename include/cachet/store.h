@@ -17,6 +17,7 @@
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
 #include "cachet/etag.h"
+#include "cachet/hpack.h"
 
 /** Offset of the 29-byte Date value inside every preformatted block: "HTTP/1.1 NNN ...\r\nDate: ".
  *  Each block records its own offset; the status lines differ in length. */
@@ -30,8 +31,9 @@
 struct cachet_block {
 	char *text;
 	uint32_t len;
-	uint32_t date_off; /* where the 29 bytes of the Date value start */
-	bool closes;       /* the block itself says "Connection: close" */
+	uint32_t date_off;            /* where the 29 bytes of the Date value start */
+	bool closes;                  /* the block itself says "Connection: close" */
+	struct cachet_hpack_block h2; /* the same block for HTTP/2 (hpack.h), made with it */
 };
 
 /** One representation of a resource (identity or a coded variant): its body and the blocks that

@@ -23,6 +23,7 @@ struct cachet_shared {
 	uint32_t keepalive_timeout_s; /* an idle keep-alive connection is closed after this */
 	uint32_t send_timeout_s; /* a send making no progress this long closes the connection */
 	size_t zerocopy_min;     /* bodies of at least this many bytes go zero-copy; 0: never */
+	bool http2;              /* the HTTP/2 preface selects HTTP/2 (--no-http2 clears it) */
 };
 
 /** What the main thread knows about a worker; the worker's private state lives in worker.c. */
@@ -30,7 +31,8 @@ struct cachet_worker {
 	unsigned id;
 	int cpu;       /* pinned to this CPU; -1: not pinned */
 	int listen_fd; /* owned by the worker once started */
-	int wake_fd;   /* eventfd: written by others to make the worker look at cachet_shared */
+	int wake_fd;   /* eventfd: written by others to make the worker look at cachet_shared;
+	                * owned by the worker's start/join, -1 once joined */
 	struct cachet_shared *shared;
 	/* Generation number the worker serves from, stored after it took its reference. */
 	atomic_uint_fast64_t gen_seen;
@@ -42,6 +44,10 @@ struct cachet_worker {
 
 /** Starts the worker's thread. The thread reports through w->started. Returns 0 or -errno. */
 int cachet_worker_start(struct cachet_worker *w);
+
+/** Waits for a started worker's thread to end (after cachet_shared.stopping and a wake), then
+ *  closes its wake descriptor. Use instead of pthread_join on w->thread. */
+void cachet_worker_join(struct cachet_worker *w);
 
 /** Whether this kernel's io_uring has the zero-copy sends --zerocopy-min needs (probed once). */
 bool cachet_worker_zerocopy_supported(void);
