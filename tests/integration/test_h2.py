@@ -404,6 +404,41 @@ def request_pseudo_headers_validated():
 
 
 @test
+def hpack_dynamic_table_respected():
+    """The same header block bytes mean what the dynamic table says at the time (RFC 7541 §2.3):
+    `be` (index 62) is /a.txt, then, after a block inserted /b.txt, it is /b.txt. A decoder that
+    remembers a block's meaning across an insertion answers the wrong file."""
+    with Site(files={"a.txt": b"file a\n", "b.txt": b"file b\n", "index.html": b"i"}) as s:
+        c = RawH2(s.srv.port)
+        try:
+            auth = ("127.0.0.1:%d" % s.srv.port).encode()
+            head = b"\x82\x86\x01" + bytes([len(auth)]) + auth  # GET, http, :authority w/o index
+
+            def lit_path(p):  # :path, literal with incremental indexing (a new table entry)
+                return b"\x44" + bytes([len(p)]) + p
+
+            blocks = [(head + lit_path(b"/a.txt"), b"file a\n"),   # table: 62=/a.txt
+                      (head + b"\xbe", b"file a\n"),                 # index 62: /a.txt
+                      (head + b"\xbe", b"file a\n"),                 # the same bytes again
+                      (head + lit_path(b"/b.txt"), b"file b\n"),   # table: 62=/b.txt 63=/a.txt
+                      (head + b"\xbe", b"file b\n"),                 # same bytes, now /b.txt
+                      (head + b"\xbe", b"file b\n"),
+                      (head + b"\xbf", b"file a\n"),                 # index 63: /a.txt
+                      (head + b"\xbe", b"file b\n")]
+            for i, (block, want) in enumerate(blocks):
+                sid = 1 + 2 * i
+                c.send(h2_frame(H2_HEADERS, H2_END_HEADERS | H2_END_STREAM, sid, block))
+                f = c.wait_for(lambda f, sid=sid: f.sid == sid and f.flags & H2_END_STREAM or
+                               f.type in (H2_RST_STREAM, 7))
+                body = b"".join(x.payload for x in c.frames if x.sid == sid and x.type == H2_DATA)
+                assert f is not None and f.sid == sid and body == want, "expected %r for header " \
+                    "block %d (%s), got %r (frames %r)" % (want, i, block.hex(), body,
+                                                           c.frames[-3:])
+        finally:
+            c.close()
+
+
+@test
 def answer_frames_shape():
     """cachet-specific (issue 11 item 3): a 304 and a HEAD answer are one HEADERS frame with
     END_STREAM; a small body is HEADERS and one DATA frame with END_STREAM."""
