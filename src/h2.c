@@ -133,6 +133,9 @@ struct cachet_h2 {
 	unsigned sent_seg;                   /* first segment not completely sent */
 	uint32_t sent_off;                   /* bytes of it sent */
 	struct hblock hb;
+	uint8_t memo_len;     /* the last request's table-neutral block (memo_hit); 0: none */
+	uint8_t memo_pending; /* the block being decoded qualifies, memo[] holds it */
+	uint8_t memo[128];
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -695,6 +698,8 @@ static void block_done(struct cachet_h2 *h)
 		stream_reset(h, s, CACHET_H2_PROTOCOL_ERROR);
 		return;
 	}
+	if (!b->too_large)
+		h->memo_len = h->memo_pending; /* a valid request: its block may be reused */
 	s->has_cl = b->has_cl;
 	s->content_length = b->content_length;
 	if (b->end_stream)
@@ -735,6 +740,65 @@ static void block_fragment(struct cachet_h2 *h, const uint8_t *p, size_t len, bo
 
 /* ---- frames ---- */
 
+/* Skips an HPACK integer with an n-bit prefix (RFC 7541 §5.1) at p[*i]; false when truncated or
+ * over 28 bits. *v gets its value. */
+static bool skip_int(const uint8_t *p, uint32_t len, uint32_t *i, unsigned n, uint32_t *v)
+{
+	uint32_t max = (1u << n) - 1, val = p[(*i)++] & max;
+	if (val == max) {
+		unsigned shift = 0;
+		uint8_t b;
+		do {
+			if (*i >= len || shift > 21)
+				return false;
+			b = p[(*i)++];
+			val += (uint32_t)(b & 0x7f) << shift;
+			shift += 7;
+		} while (b & 0x80);
+	}
+	*v = val;
+	return true;
+}
+
+static bool skip_string(const uint8_t *p, uint32_t len, uint32_t *i)
+{
+	uint32_t n;
+	if (*i >= len || !skip_int(p, len, i, 7, &n) || n > len - *i)
+		return false;
+	*i += n;
+	return true;
+}
+
+/* Whether a header block leaves the HPACK dynamic table as it is: only indexed fields and
+ * literals without indexing or never indexed (RFC 7541 §6.1, §6.2.2, §6.2.3), no table size
+ * update. The same bytes then decode to the same fields as long as no other block came between.
+ * Browsers and load generators send exactly that for repeated requests. */
+static bool table_neutral(const uint8_t *p, uint32_t len)
+{
+	uint32_t i = 0, v;
+	while (i < len) {
+		uint8_t b = p[i];
+		if (b & 0x80) {
+			if (!skip_int(p, len, &i, 7, &v) || v == 0)
+				return false;
+		} else if ((b & 0xe0) == 0) {
+			if (!skip_int(p, len, &i, 4, &v) || (v == 0 && !skip_string(p, len, &i)) ||
+			    !skip_string(p, len, &i))
+				return false;
+		} else {
+			return false; /* incremental indexing or a size update: the table changes */
+		}
+	}
+	return len > 0;
+}
+
+/* The last request's block, when it was table-neutral and valid: hb.req (and h->fields) still hold
+ * what it decoded to. Hot path: a repeated request costs no HPACK decoding at all. */
+static bool memo_hit(const struct cachet_h2 *h, const uint8_t *p, uint32_t len)
+{
+	return h->memo_len && h->memo_len == len && memcmp(h->memo, p, len) == 0;
+}
+
 static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 {
 	struct cachet_h2_content c;
@@ -742,28 +806,26 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 		conn_error(h, CACHET_H2_PROTOCOL_ERROR);
 		return;
 	}
-	bool end = f->flags & CACHET_H2_END_HEADERS;
+	bool end = f->flags & CACHET_H2_END_HEADERS, trailers = false, discard = false;
 	struct stream *s = stream_find(h, f->stream);
-	block_begin(h, f);
-	struct hblock *b = &h->hb;
 	if (s) { /* trailers (§8.1), only while the peer's side is open */
 		if (s->remote_closed) {
 			conn_error(h, CACHET_H2_STREAM_CLOSED);
 			return;
 		}
-		b->trailers = true;
+		trailers = true;
 	} else if (f->stream <= h->last_stream) {
 		conn_error(h, CACHET_H2_STREAM_CLOSED); /* a closed stream (§5.1) */
 		return;
 	} else {
 		h->last_stream = f->stream;
 		if (c.has_priority && c.dependency == f->stream) {
-			b->discard = true; /* a stream depending on itself (§5.3.1) */
+			discard = true; /* a stream depending on itself (§5.3.1) */
 			out_rst(h, f->stream, CACHET_H2_PROTOCOL_ERROR);
 		} else if (h->going_away) {
-			b->discard = true; /* after our GOAWAY: ignored (§6.8) */
+			discard = true; /* after our GOAWAY: ignored (§6.8) */
 		} else if (h->nstreams == CACHET_H2_MAX_STREAMS) {
-			b->discard = true;
+			discard = true;
 			out_rst(h, f->stream, CACHET_H2_REFUSED_STREAM);
 		} else {
 			s = &h->streams[h->nstreams++];
@@ -771,6 +833,23 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 			                     .send_window = h->peer_initial_window,
 			                     .recv_window = WINDOW_DEFAULT};
 		}
+	}
+	if (s && !trailers && end && memo_hit(h, c.p, c.len)) {
+		h->hb.stream = f->stream;
+		h->hb.end_stream = f->flags & CACHET_H2_END_STREAM;
+		block_done(h);
+		return;
+	}
+	block_begin(h, f);
+	h->hb.trailers = trailers;
+	h->hb.discard = discard;
+	/* any other block may change the HPACK table: the memo holds only if this one replaces it
+	 */
+	h->memo_len = 0;
+	h->memo_pending = 0;
+	if (end && c.len <= sizeof(h->memo) && table_neutral(c.p, c.len)) {
+		memcpy(h->memo, c.p, c.len);
+		h->memo_pending = (uint8_t)c.len;
 	}
 	block_fragment(h, c.p, c.len, end);
 }

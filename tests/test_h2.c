@@ -499,6 +499,56 @@ static void test_malformed_requests(void **state)
 	assert_false(cachet_h2_closing(f->h));
 }
 
+/* A repeated table-neutral header block (indexed fields, literals without indexing) reuses the
+ * last decode (no HPACK work), and only while no other block could have changed the dynamic
+ * table in between. */
+static void test_repeated_block(void **state)
+{
+	struct fix *f = *state;
+	start(f);
+	struct seen s;
+	/* :authority "a" enters the dynamic table at index 62 */
+	const uint8_t b1[] = {0x82, 0x86, 0x85, 0x41, 0x01, 'a'};
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 1, b1,
+	           sizeof(b1));
+	expect(f, CACHET_H2_HEADERS, 1, &s);
+	assert_string_equal(s.status, "200");
+	const uint8_t again[] = {0x82, 0x86, 0x85, 0xbe}; /* GET http /index.html, :authority a */
+	for (uint32_t id = 3; id <= 7; id += 2) {
+		send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, id,
+		           again, sizeof(again));
+		expect(f, CACHET_H2_HEADERS, id, &s);
+		assert_string_equal(s.status, "200");
+	}
+	/* with a literal without indexing (as h2load sends If-None-Match): same bytes, same 304;
+	 * another value of the same length decodes anew */
+	uint8_t inm[64] = {0x82, 0x86, 0x85, 0xbe, 0x0f, 0x1a};
+	size_t el = strlen(f->etag), n = 7 + el;
+	inm[6] = (uint8_t)el;
+	memcpy(inm + 7, f->etag, el);
+	for (uint32_t id = 21; id <= 23; id += 2) {
+		send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, id,
+		           inm, (uint32_t)n);
+		expect(f, CACHET_H2_HEADERS, id, &s);
+		assert_string_equal(s.status, "304");
+	}
+	inm[8] ^= 1; /* a different ETag */
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 25, inm,
+	           (uint32_t)n);
+	expect(f, CACHET_H2_HEADERS, 25, &s);
+	assert_string_equal(s.status, "200");
+	/* :path /nope enters at 62 (:authority moves to 63) */
+	const uint8_t b3[] = {0x82, 0x86, 0x44, 0x05, '/', 'n', 'o', 'p', 'e', 0xbf};
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 29, b3,
+	           sizeof(b3));
+	expect(f, CACHET_H2_HEADERS, 29, &s);
+	assert_string_equal(s.status, "404");
+	/* the same bytes as before now name :path twice: decoded again, so malformed */
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 31, again,
+	           sizeof(again));
+	assert_int_equal(rst_code(f, 31), CACHET_H2_PROTOCOL_ERROR);
+}
+
 static void test_max_streams(void **state)
 {
 	struct fix *f = *state;
@@ -688,17 +738,29 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_handshake),          T(test_get_small),
-	    T(test_304_and_head),       T(test_range),
-	    T(test_flow_control),       T(test_initial_window_change),
-	    T(test_window_overflow),    T(test_stalled_expire),
-	    T(test_post_body_credited), T(test_content_length_mismatch),
-	    T(test_malformed_requests), T(test_max_streams),
-	    T(test_header_list_cap),    T(test_continuation_flood),
-	    T(test_rapid_reset),        T(test_ping_flood),
-	    T(test_output_bounded),     T(test_bad_preface_and_frames),
-	    T(test_oversized_frame),    T(test_first_frame_not_settings),
-	    T(test_stream_states),      T(test_goaway_graceful),
+	    T(test_handshake),
+	    T(test_get_small),
+	    T(test_304_and_head),
+	    T(test_range),
+	    T(test_flow_control),
+	    T(test_initial_window_change),
+	    T(test_window_overflow),
+	    T(test_stalled_expire),
+	    T(test_post_body_credited),
+	    T(test_content_length_mismatch),
+	    T(test_malformed_requests),
+	    T(test_repeated_block),
+	    T(test_max_streams),
+	    T(test_header_list_cap),
+	    T(test_continuation_flood),
+	    T(test_rapid_reset),
+	    T(test_ping_flood),
+	    T(test_output_bounded),
+	    T(test_bad_preface_and_frames),
+	    T(test_oversized_frame),
+	    T(test_first_frame_not_settings),
+	    T(test_stream_states),
+	    T(test_goaway_graceful),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
