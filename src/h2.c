@@ -135,9 +135,9 @@ struct cachet_h2 {
 	unsigned sent_seg;                   /* first segment not completely sent */
 	uint32_t sent_off;                   /* bytes of it sent */
 	struct hblock hb;
-	uint8_t memo_len;     /* the last request's all-indexed block (memo_hit); 0: none */
+	uint8_t memo_len;     /* the last request's table-neutral block (memo_hit); 0: none */
 	uint8_t memo_pending; /* the block being decoded qualifies, memo[] holds it */
-	uint8_t memo[62];
+	uint8_t memo[128];
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -747,18 +747,59 @@ static void block_fragment(struct cachet_h2 *h, const uint8_t *p, size_t len, bo
 
 /* ---- frames ---- */
 
-/* Whether a header block is only one-byte indexed fields (RFC 7541 §6.1): such a block adds
- * nothing to the dynamic table, so the same bytes decode to the same fields as long as no other
- * block came between. Browsers and load generators send exactly that for repeated requests. */
-static bool all_indexed(const uint8_t *p, uint32_t len)
+/* Skips an HPACK integer with an n-bit prefix (RFC 7541 §5.1) at p[*i]; false when truncated or
+ * over 28 bits. *v gets its value. */
+static bool skip_int(const uint8_t *p, uint32_t len, uint32_t *i, unsigned n, uint32_t *v)
 {
-	for (uint32_t i = 0; i < len; i++)
-		if (!(p[i] & 0x80) || p[i] == 0x80 || p[i] == 0xff)
-			return false;
+	uint32_t max = (1u << n) - 1, val = p[(*i)++] & max;
+	if (val == max) {
+		unsigned shift = 0;
+		uint8_t b;
+		do {
+			if (*i >= len || shift > 21)
+				return false;
+			b = p[(*i)++];
+			val += (uint32_t)(b & 0x7f) << shift;
+			shift += 7;
+		} while (b & 0x80);
+	}
+	*v = val;
+	return true;
+}
+
+static bool skip_string(const uint8_t *p, uint32_t len, uint32_t *i)
+{
+	uint32_t n;
+	if (*i >= len || !skip_int(p, len, i, 7, &n) || n > len - *i)
+		return false;
+	*i += n;
+	return true;
+}
+
+/* Whether a header block leaves the HPACK dynamic table as it is: only indexed fields and
+ * literals without indexing or never indexed (RFC 7541 §6.1, §6.2.2, §6.2.3), no table size
+ * update. The same bytes then decode to the same fields as long as no other block came between.
+ * Browsers and load generators send exactly that for repeated requests. */
+static bool table_neutral(const uint8_t *p, uint32_t len)
+{
+	uint32_t i = 0, v;
+	while (i < len) {
+		uint8_t b = p[i];
+		if (b & 0x80) {
+			if (!skip_int(p, len, &i, 7, &v) || v == 0)
+				return false;
+		} else if ((b & 0xe0) == 0) {
+			if (!skip_int(p, len, &i, 4, &v) || (v == 0 && !skip_string(p, len, &i)) ||
+			    !skip_string(p, len, &i))
+				return false;
+		} else {
+			return false; /* incremental indexing or a size update: the table changes */
+		}
+	}
 	return len > 0;
 }
 
-/* The last request's block, when it was all indexed and valid: hb.req (and h->fields) still hold
+/* The last request's block, when it was table-neutral and valid: hb.req (and h->fields) still hold
  * what it decoded to. Hot path: a repeated request costs no HPACK decoding at all. */
 static bool memo_hit(const struct cachet_h2 *h, const uint8_t *p, uint32_t len)
 {
@@ -813,7 +854,7 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 	 */
 	h->memo_len = 0;
 	h->memo_pending = 0;
-	if (end && c.len <= sizeof(h->memo) && all_indexed(c.p, c.len)) {
+	if (end && c.len <= sizeof(h->memo) && table_neutral(c.p, c.len)) {
 		memcpy(h->memo, c.p, c.len);
 		h->memo_pending = (uint8_t)c.len;
 	}

@@ -499,8 +499,9 @@ static void test_malformed_requests(void **state)
 	assert_false(cachet_h2_closing(f->h));
 }
 
-/* A repeated all-indexed header block reuses the last decode (no HPACK work), and only while
- * no other block could have changed the dynamic table in between. */
+/* A repeated table-neutral header block (indexed fields, literals without indexing) reuses the
+ * last decode (no HPACK work), and only while no other block could have changed the dynamic
+ * table in between. */
 static void test_repeated_block(void **state)
 {
 	struct fix *f = *state;
@@ -519,16 +520,33 @@ static void test_repeated_block(void **state)
 		expect(f, CACHET_H2_HEADERS, id, &s);
 		assert_string_equal(s.status, "200");
 	}
+	/* with a literal without indexing (as h2load sends If-None-Match): same bytes, same 304;
+	 * another value of the same length decodes anew */
+	uint8_t inm[64] = {0x82, 0x86, 0x85, 0xbe, 0x0f, 0x1a};
+	size_t el = strlen(f->etag), n = 7 + el;
+	inm[6] = (uint8_t)el;
+	memcpy(inm + 7, f->etag, el);
+	for (uint32_t id = 21; id <= 23; id += 2) {
+		send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, id,
+		           inm, (uint32_t)n);
+		expect(f, CACHET_H2_HEADERS, id, &s);
+		assert_string_equal(s.status, "304");
+	}
+	inm[8] ^= 1; /* a different ETag */
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 25, inm,
+	           (uint32_t)n);
+	expect(f, CACHET_H2_HEADERS, 25, &s);
+	assert_string_equal(s.status, "200");
 	/* :path /nope enters at 62 (:authority moves to 63) */
 	const uint8_t b3[] = {0x82, 0x86, 0x44, 0x05, '/', 'n', 'o', 'p', 'e', 0xbf};
-	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 9, b3,
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 29, b3,
 	           sizeof(b3));
-	expect(f, CACHET_H2_HEADERS, 9, &s);
+	expect(f, CACHET_H2_HEADERS, 29, &s);
 	assert_string_equal(s.status, "404");
 	/* the same bytes as before now name :path twice: decoded again, so malformed */
-	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 11, again,
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 31, again,
 	           sizeof(again));
-	assert_int_equal(rst_code(f, 11), CACHET_H2_PROTOCOL_ERROR);
+	assert_int_equal(rst_code(f, 31), CACHET_H2_PROTOCOL_ERROR);
 }
 
 static void test_max_streams(void **state)
