@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ struct cachet_file_sig cachet_blob_sig(const struct stat *st)
 	};
 }
 
-static bool sig_equal(const struct cachet_file_sig *a, const struct cachet_file_sig *b)
+bool cachet_blob_sig_equal(const struct cachet_file_sig *a, const struct cachet_file_sig *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime_ns == b->mtime_ns;
@@ -38,24 +39,73 @@ void cachet_blob_unref(struct cachet_blob *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++)
+	for (unsigned c = 0; b->variants && c < CACHET_CODING_COUNT; c++)
 		free(b->variants[c].data);
+	free(b->variants);
 	free(b);
 }
 
-static int read_all(int fd, unsigned char *buf, size_t len)
+/* Reads fd from offset 0 until EOF into buf (cap bytes); *got is how many came. */
+static int read_to_eof(int fd, unsigned char *buf, size_t cap, size_t *got)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
+	*got = 0;
+	while (*got < cap) {
+		ssize_t r = pread(fd, buf + *got, cap - *got, (off_t)*got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r < 0 ? -errno
-			             : -EIO; /* a file that shrank while read is an error */
-		got += (size_t)r;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		*got += (size_t)r;
 	}
 	return 0;
+}
+
+/* Whether a read of got bytes matches the file as fstat now sees it (st as taken before the
+ * read): a file rewritten in place while read shows another size or mtime afterwards. */
+static int read_settled(int fd, struct stat *st, size_t got)
+{
+	struct stat now;
+	if (fstat(fd, &now) < 0)
+		return -errno;
+	bool same = now.st_size == st->st_size && now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	            now.st_mtim.tv_nsec == st->st_mtim.tv_nsec && (size_t)now.st_size == got;
+	*st = now;
+	return same ? 1 : 0;
+}
+
+/* Tries at reading a file that keeps changing while read before giving up (-EAGAIN). */
+#define READ_TRIES 4
+
+/* Reads the whole file behind fd into one new allocation of head + size + 1 bytes (the bytes at
+ * head, NUL-terminated), sized by fstat of the descriptor and checked after the read: a file
+ * rewritten in place meanwhile is read again, so what is kept is one consistent state of it,
+ * never a truncated one under a strong ETag. st: the descriptor's fstat, updated to the state
+ * read. hook (may be NULL) runs before each read, for tests. */
+static int read_whole(int fd, struct stat *st, size_t head, void **out,
+                      const struct cachet_blob_source *hook_src)
+{
+	for (int i = 0; i < READ_TRIES; i++) {
+		size_t len = (size_t)st->st_size, got;
+		unsigned char *p = calloc(1, head + len + 1);
+		if (!p)
+			return -ENOMEM;
+		if (hook_src && hook_src->hook)
+			hook_src->hook(hook_src->hook_arg, hook_src->name, 1);
+		int rc = read_to_eof(fd, p + head, len + 1, &got);
+		if (rc == 0)
+			rc = read_settled(fd, st, got);
+		if (rc == 1) {
+			p[head + len] = 0;
+			*out = p;
+			return 0;
+		}
+		free(p);
+		if (rc < 0)
+			return rc;
+	}
+	return -EAGAIN;
 }
 
 /* The sidecar NAME<suffix> beside the file, if it is a regular file (links are not followed:
@@ -72,19 +122,28 @@ static struct cachet_file_sig sidecar_sig(const struct cachet_blob_source *src, 
 	return cachet_blob_sig(&st);
 }
 
+/* Opens and checks the sidecar itself (never through a link, never a special file) and reads
+ * what its descriptor holds; v->sidecar becomes the signature of what was read. */
 static int sidecar_read(const struct cachet_blob_source *src, unsigned coding,
                         struct cachet_variant *v)
 {
 	char name[512];
+	struct stat st;
 	snprintf(name, sizeof(name), "%s%s", src->name, cachet_encoding_suffix(coding));
-	int fd = openat(src->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	v->len = (size_t)v->sidecar.size;
-	v->data = malloc(v->len ? v->len : 1);
-	int rc = v->data ? read_all(fd, v->data, v->len) : -ENOMEM;
+	int fd = openat(src->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) /* gone, or swapped for a link or a special file: no sidecar */
+		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? -EINVAL : -errno;
+	void *data = NULL;
+	int rc = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (rc == 0)
+		rc = read_whole(fd, &st, 0, &data, NULL);
 	close(fd);
-	return rc;
+	if (rc < 0)
+		return rc;
+	v->data = data;
+	v->len = (size_t)st.st_size;
+	v->sidecar = cachet_blob_sig(&st);
+	return 0;
 }
 
 static void variant_etag(const struct cachet_blob *b, unsigned coding, struct cachet_variant *v)
@@ -141,45 +200,58 @@ int cachet_blob_compress_pending(struct cachet_blob *b)
 	return 0;
 }
 
-/* The previous blob still describes the file and every sidecar (sidecars[] as taken now). */
-static bool reusable(const struct cachet_blob_source *src, const struct cachet_blob *prev,
-                     const struct cachet_file_sig *sidecars)
+/* The sidecar signatures as they are now, for the wanted codings whose sidecar name the caller
+ * saw listed (src->sidecars): no stat at all for a file without sidecars. */
+static void sidecars_now(const struct cachet_blob_source *src,
+                         struct cachet_file_sig sidecars[CACHET_CODING_COUNT])
 {
-	struct cachet_file_sig sig = cachet_blob_sig(src->st);
-	if (!prev || !sig_equal(&prev->sig, &sig) || prev->wanted != src->wanted)
+	memset(sidecars, 0, CACHET_CODING_COUNT * sizeof(*sidecars));
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		if (src->wanted & src->sidecars & (1u << c))
+			sidecars[c] = sidecar_sig(src, c);
+}
+
+bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_source *src)
+{
+	struct cachet_file_sig sidecars[CACHET_CODING_COUNT];
+	if (b->wanted != src->wanted)
 		return false;
+	sidecars_now(src, sidecars);
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
 		if ((src->wanted & (1u << c)) &&
-		    !sig_equal(&sidecars[c], &prev->variants[c].sidecar))
+		    !cachet_blob_sig_equal(&sidecars[c], &b->variants[c].sidecar))
 			return false;
 	return true;
 }
 
-int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob *prev,
-                     struct cachet_blob **out)
+bool cachet_blob_from_sidecar(const struct cachet_blob *b)
 {
-	/* each sidecar is looked at once: for the reuse check and, if the file changed, to load it
-	 */
-	struct cachet_file_sig sidecars[CACHET_CODING_COUNT] = {0};
-	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
-		if (src->wanted & (1u << c))
-			sidecars[c] = sidecar_sig(src, c);
-	if (reusable(src, prev, sidecars)) {
-		cachet_blob_ref(prev);
-		*out = prev;
-		return 0;
-	}
+	for (unsigned c = 1; b->variants && c < CACHET_CODING_COUNT; c++)
+		if (b->variants[c].sidecar.ino)
+			return true;
+	return false;
+}
+
+int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **out)
+{
+	/* each sidecar is looked at once, before the file is read */
+	struct cachet_file_sig sidecars[CACHET_CODING_COUNT];
+	sidecars_now(src, sidecars);
+	void *mem;
+	int rc = read_whole(src->fd, src->st, offsetof(struct cachet_blob, data), &mem, src);
+	if (rc < 0)
+		return rc;
+	struct cachet_blob *b = mem;
 	size_t len = (size_t)src->st->st_size;
-	struct cachet_blob *b = calloc(1, sizeof(*b) + len + 1);
-	if (!b)
-		return -ENOMEM;
 	atomic_init(&b->refs, 1);
-	int rc = read_all(src->fd, b->data, len);
 	b->sig = cachet_blob_sig(src->st);
 	b->len = len;
+	b->hash = XXH3_64bits(b->data, len);
 	b->wanted = src->wanted;
 	b->available = 1u << CACHET_CODING_IDENTITY;
 	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
+	if (src->wanted && !(b->variants = calloc(CACHET_CODING_COUNT, sizeof(*b->variants))))
+		rc = -ENOMEM;
 	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++)
 		if (src->wanted & (1u << c))
 			rc = variant_make(src, b, c, &sidecars[c]);

@@ -68,6 +68,11 @@ int cachet_compress(enum cachet_coding coding, const void *in, size_t len, unsig
 		free(buf);
 		return rc;
 	}
+	/* the bound is about the input's size, the output often a third of it: kept for the
+	 * generation's whole life, the slack would cost more than the variant itself */
+	unsigned char *fit = n < cap ? realloc(buf, n ? n : 1) : NULL;
+	if (fit)
+		buf = fit;
 	*out = buf;
 	*out_len = n;
 	return 0;

@@ -4,6 +4,7 @@
 
 #include "cachet/etag.h"
 #include "cachet/httpdate.h"
+#include "cachet/span.h"
 
 /* A single-line date field with a valid HTTP-date; anything else is to be ignored. */
 static bool get_date(struct cachet_span s, unsigned n, int64_t *t)
@@ -46,12 +47,7 @@ bool cachet_conditional_if_range(const struct cachet_request *req,
 		return true;
 	if (req->n_if_range != 1)
 		return false;
-	while (s.len && cachet_span_is_ows(s.p[0])) {
-		s.p++;
-		s.len--;
-	}
-	while (s.len && cachet_span_is_ows(s.p[s.len - 1]))
-		s.len--;
+	s = cachet_span_trim_ows(s);
 	/* An entity-tag starts with DQUOTE or "W/"; an HTTP-date with a day name. A weak tag
 	 * fails the strong comparison, as §13.1.5 requires. */
 	if ((s.len && s.p[0] == '"') || (s.len > 1 && s.p[0] == 'W' && s.p[1] == '/'))

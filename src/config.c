@@ -10,11 +10,13 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cachet/chars.h"
+#include "cachet/path.h"
 #include "cachet/span.h"
 #include "cachet/store.h"
 
@@ -41,6 +43,13 @@ enum {
 	OPT_ZEROCOPY_MIN,
 	OPT_CACHE_REVALIDATE,
 	OPT_ADD_HEADER,
+	OPT_ACCESS_LOG,
+	OPT_LOG_FORMAT,
+	OPT_METRICS,
+	OPT_REPLACE,
+	OPT_FALLBACK,
+	OPT_ERROR_PAGE,
+	OPT_LINK_PRELOAD,
 	OPT_NO_HTTP2,
 };
 
@@ -65,6 +74,13 @@ static const struct option long_options[] = {
     {"cache-revalidate", required_argument, NULL, OPT_CACHE_REVALIDATE},
     {"zerocopy-min", required_argument, NULL, OPT_ZEROCOPY_MIN},
     {"add-header", required_argument, NULL, OPT_ADD_HEADER},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"fallback", required_argument, NULL, OPT_FALLBACK},
+    {"error-page", required_argument, NULL, OPT_ERROR_PAGE},
+    {"link-preload", no_argument, NULL, OPT_LINK_PRELOAD},
     {"no-http2", no_argument, NULL, OPT_NO_HTTP2},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -111,8 +127,20 @@ void cachet_config_usage(FILE *f)
 	    "                            when their name looks hashed (repeatable)\n"
 	    "      --add-header 'NAME: VALUE'  add this field to 200, 206, 304 and 301 answers\n"
 	    "                            (repeatable; e.g. CORS or security headers)\n"
+	    "      --fallback PATH       answer GET/HEAD of a missing path without an extension\n"
+	    "                            with this file of ROOT (a single-page app's /index.html)\n"
+	    "      --error-page 404=PATH the body of 404 answers: this file of ROOT\n"
+	    "      --link-preload        add a Link: rel=preload field to each HTML file's 200s\n"
+	    "                            for the scripts and stylesheets it loads\n"
 	    "      --zerocopy-min BYTES  send bodies of at least BYTES (K/M/G suffix) with\n"
 	    "                            zero-copy sends (default 0 = never; see README)\n"
+	    "      --access-log FILE     log every answered request to FILE ('-': standard\n"
+	    "                            output); SIGUSR1 reopens it (default: no log)\n"
+	    "      --log-format FORMAT   combined (nginx's) or json (default combined)\n"
+	    "      --metrics HOST:PORT   serve GET /metrics (Prometheus) and GET /healthz on a\n"
+	    "                            separate address (default: off)\n"
+	    "      --replace             start beside the server named by the pid file, then\n"
+	    "                            tell it to drain and exit: a restart without downtime\n"
 	    "      --no-http2            answer the HTTP/2 preface with HTTP/1.1's 505 (HTTP/2\n"
 	    "                            with prior knowledge is on by default)\n"
 	    "      --reload              ask the running server to rescan ROOT and report\n"
@@ -202,8 +230,8 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* A Cache-Control value goes into every response head as it is: any control character (CR and
- * LF would split the head, the others are invalid in a field value) is refused. */
+/* A Cache-Control value goes into every response head as it is: any control character but HTAB
+ * (CR and LF would split the head, the others are invalid in a field value) is refused. */
 static bool has_field_ctl(const char *s)
 {
 	for (; *s; s++)
@@ -324,6 +352,40 @@ static int add_header(struct cachet_config *cfg, const char *arg, char *err, siz
 	return 0;
 }
 
+/* A file of ROOT named by an option: "/index.html" or "index.html", normalized as a request path
+ * would be, into out (CACHET_PATH_MAX). One that climbs out of ROOT, or names a directory or
+ * nothing, is refused. Whether the file exists is the store build's to say. */
+static int root_file(const char *name, const char *arg, char *out, char *err, size_t errlen)
+{
+	char tmp[CACHET_PATH_MAX + 1];
+	int n = -EINVAL;
+	if (arg[0] && strlen(arg) < sizeof(tmp) - 1) {
+		snprintf(tmp, sizeof(tmp), "%s%s", arg[0] == '/' ? "" : "/", arg);
+		n = strpbrk(tmp, "?#%")
+		        ? -EINVAL
+		        : cachet_path_normalize(tmp, strlen(tmp), out, CACHET_PATH_MAX);
+	}
+	if (n <= 1 || out[n - 1] == '/') {
+		snprintf(err, errlen, "%s: expected a file inside ROOT, got '%s'", name, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --error-page STATUS=PATH: only 404 has a page (the answer for a missing file). */
+static int error_page(struct cachet_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq - arg != 3 || strncmp(arg, "404", 3) != 0) {
+		snprintf(err, errlen,
+		         "--error-page: expected 404=PATH (404 is the only status with a page), "
+		         "got '%s'",
+		         arg);
+		return -EINVAL;
+	}
+	return root_file("--error-page", eq + 1, cfg->error_page, err, errlen);
+}
+
 /* Applies one option; returns 0 or -EINVAL with err set. */
 static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -401,6 +463,13 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		                "--cache-revalidate", arg, err, errlen);
 	case OPT_ADD_HEADER:
 		return add_header(cfg, arg, err, errlen);
+	case OPT_FALLBACK:
+		return root_file("--fallback", arg, cfg->fallback, err, errlen);
+	case OPT_ERROR_PAGE:
+		return error_page(cfg, arg, err, errlen);
+	case OPT_LINK_PRELOAD:
+		cfg->link_preload = true;
+		return 0;
 	case OPT_CACHE_DEFAULT:
 		if (!arg[0])
 			return bad(err, errlen, "%s",
@@ -414,6 +483,26 @@ static int apply(struct cachet_config *cfg, int opt, const char *arg, char *err,
 		if (!arg[0])
 			return bad(err, errlen, "%s", "--user: expected a user name");
 		cfg->user = arg;
+		return 0;
+	case OPT_ACCESS_LOG:
+		if (!arg[0])
+			return bad(err, errlen, "%s", "--access-log: expected a file name or '-'");
+		cfg->access_log = arg;
+		return 0;
+	case OPT_LOG_FORMAT:
+		if (strcmp(arg, "combined") == 0)
+			cfg->log_format = CACHET_LOG_COMBINED;
+		else if (strcmp(arg, "json") == 0)
+			cfg->log_format = CACHET_LOG_JSON;
+		else
+			return bad(err, errlen, "--log-format: expected combined or json, got '%s'",
+			           arg);
+		return 0;
+	case OPT_METRICS:
+		cfg->metrics_listen = arg;
+		return 0;
+	case OPT_REPLACE:
+		cfg->replace = true;
 		return 0;
 	case OPT_HELP:
 		cfg->mode = CACHET_MODE_HELP;
@@ -444,6 +533,23 @@ static int option_error(int opt, int argc, char **argv, char *err, size_t errlen
 		snprintf(err, errlen, "unknown option %s, or a value it does not take (try --help)",
 		         name);
 	return -EINVAL;
+}
+
+/* --metrics: a valid address, and never the content address (a scrape must not be answered by
+ * the content port, nor the content port's clients get /metrics). */
+static int metrics_check(struct cachet_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->metrics_listen)
+		return 0;
+	if (cachet_config_parse_listen(cfg->metrics_listen, &cfg->metrics_addr,
+	                               &cfg->metrics_addr_len) < 0)
+		return bad(err, errlen, "--metrics: expected HOST:PORT or [V6]:PORT, got '%s'",
+		           cfg->metrics_listen);
+	if (cachet_sockaddr_port(&cfg->addr) != 0 && cfg->metrics_addr_len == cfg->addr_len &&
+	    memcmp(&cfg->metrics_addr, &cfg->addr, cfg->addr_len) == 0)
+		return bad(err, errlen, "--metrics: %s is the content address (--listen)",
+		           cfg->metrics_listen);
+	return 0;
 }
 
 int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -481,14 +587,20 @@ int cachet_config_parse(struct cachet_config *cfg, int argc, char **argv, char *
 		           cfg->listen);
 	if (cfg->mode == CACHET_MODE_RELOAD && cfg->pid_file_set && !cfg->pid_file)
 		return bad(err, errlen, "%s", "--reload needs a pid file");
-	return 0;
+	if (cfg->replace && cfg->pid_file_set && !cfg->pid_file)
+		return bad(err, errlen, "%s", "--replace needs a pid file");
+	return metrics_check(cfg, err, errlen);
 }
 
 void cachet_config_store_options(const struct cachet_config *cfg, struct cachet_store_options *opt)
 {
-	*opt = (struct cachet_store_options){.max_bytes = cfg->max_memory,
-	                                     .codings = cfg->codings,
-	                                     .n_codings = cfg->n_codings,
-	                                     .cache = &cfg->cache,
-	                                     .extra_headers = cfg->headers};
+	*opt =
+	    (struct cachet_store_options){.max_bytes = cfg->max_memory,
+	                                  .codings = cfg->codings,
+	                                  .n_codings = cfg->n_codings,
+	                                  .cache = &cfg->cache,
+	                                  .extra_headers = cfg->headers,
+	                                  .fallback = cfg->fallback[0] ? cfg->fallback : NULL,
+	                                  .error_page = cfg->error_page[0] ? cfg->error_page : NULL,
+	                                  .link_preload = cfg->link_preload};
 }

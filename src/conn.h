@@ -33,6 +33,7 @@
 #include "cachet/h2_frame.h"
 #include "cachet/httpdate.h"
 #include "cachet/multipart.h"
+#include "cachet/observe.h"
 #include "cachet/response.h"
 #include "cachet/worker.h"
 
@@ -104,6 +105,9 @@ struct conn {
 	 * points at, and pins the generations its bodies live in (see h2.h); freed only in
 	 * conn_maybe_free, when no send is in flight. */
 	struct cachet_h2 *h2;
+	/* issue 13 (observe): for the access log only */
+	struct cachet_log_remote remote; /* the peer, read at accept when the log is on */
+	int64_t req_start_ns;            /* the current request's first bytes (turn_ns) */
 };
 
 /* A connection's protocol, chosen by its first bytes: the HTTP/2 preface (RFC 9113 §3.3, prior
@@ -169,11 +173,13 @@ struct worker {
 	struct cachet_h2_env h2env;      /* what HTTP/2 connections see of the worker (h2.h) */
 	bool http2;                      /* the preface selects HTTP/2 (not --no-http2) */
 	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */
-	bool accept_armed;  /* the multishot accept is outstanding */
+	bool accept_armed;  /* the multishot accept is outstanding (a stopping worker waits for its
+	                     * last CQE: a connection it accepted must not be left unanswered) */
 	bool accept_paused; /* backing off after EMFILE & co. until accept_resume_ms */
 	bool accept_logged; /* an accept error was logged, at accept_log_ms */
 	uint32_t accept_resume_ms, accept_log_ms;
 	uint32_t accept_unlogged; /* accept errors since the last one logged */
+	int64_t turn_ns; /* precise monotonic time of this loop turn; read only when logging */
 };
 
 /* What a protocol may ask of the worker (worker.c). */

@@ -2,6 +2,7 @@
 #include "cachet/encoding.h"
 
 #include "cachet/chars.h"
+#include "cachet/span.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -40,25 +41,6 @@ const char *cachet_encoding_suffix(enum cachet_coding c)
 	return (unsigned)c < CACHET_CODING_COUNT ? suffixes[c] : NULL;
 }
 
-static char lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
-}
-
-/* ASCII case-insensitive equality with a lowercase word; no locale on the request path. */
-static bool span_ieq(struct cachet_span s, const char *word)
-{
-	size_t i;
-
-	if (s.len != strlen(word))
-		return false;
-	for (i = 0; i < s.len; i++) {
-		if (lower(s.p[i]) != word[i])
-			return false;
-	}
-	return true;
-}
-
 /* Maps a coding token to its enum value, TOK_STAR or TOK_UNKNOWN. */
 static unsigned classify(struct cachet_span tok)
 {
@@ -66,10 +48,10 @@ static unsigned classify(struct cachet_span tok)
 
 	if (tok.len == 1 && tok.p[0] == '*')
 		return TOK_STAR;
-	if (span_ieq(tok, "x-gzip"))
+	if (cachet_span_ieq(tok, "x-gzip"))
 		return CACHET_CODING_GZIP;
 	for (k = 0; k < CACHET_CODING_COUNT; k++) {
-		if (span_ieq(tok, names[k]))
+		if (cachet_span_ieq(tok, names[k]))
 			return k;
 	}
 	return TOK_UNKNOWN;
@@ -108,7 +90,7 @@ static int parse_weight(struct cachet_span rest)
 	rest.p++;
 	rest.len--;
 	rest = cachet_span_trim_ows(rest);
-	if (rest.len < 2 || lower(rest.p[0]) != 'q' || rest.p[1] != '=')
+	if (rest.len < 2 || cachet_char_lower(rest.p[0]) != 'q' || rest.p[1] != '=')
 		return -1;
 	rest.p += 2;
 	rest.len -= 2;
@@ -218,7 +200,7 @@ static int parse_name(struct cachet_span s, const enum cachet_coding *out, unsig
 {
 	unsigned k = classify(cachet_span_trim_ows(s)), i;
 
-	if (k >= CACHET_CODING_COUNT || span_ieq(cachet_span_trim_ows(s), "x-gzip"))
+	if (k >= CACHET_CODING_COUNT || cachet_span_ieq(cachet_span_trim_ows(s), "x-gzip"))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (out[i] == (enum cachet_coding)k)

@@ -159,6 +159,10 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 			conn_close(w, c);
 			return len;
 		}
+		/* observe: count and log the answer; the next pipelined request starts now */
+		cachet_observe_h1(&w->pub->obs, n == CACHET_PARSE_ERROR ? NULL : &req, &r,
+		                  &c->remote, c->req_start_ns, w->turn_ns);
+		c->req_start_ns = w->turn_ns;
 	}
 	return off;
 }
@@ -202,6 +206,8 @@ static void answer_pending(struct worker *w, struct conn *c)
  * from the receive buffer; anything else is appended to the pending input first. */
 void cachet_h1_input(struct worker *w, struct conn *c, const char *data, size_t len)
 {
+	if (c->in_len == 0 && !body_pending(c))
+		c->req_start_ns = w->turn_ns; /* observe: a request's first bytes */
 	if (c->in_len == 0 && !(c->flags & SEND_INFLIGHT)) {
 		size_t used = answer(w, c, data, len);
 		data += used;
@@ -266,20 +272,23 @@ void cachet_h1_timeout(struct worker *w, struct conn *c, enum timer_kind kind)
 		cachet_response_error(w->gen, 408, false, &r);
 		c->in_len = 0;
 		in_release(w, c);
-		if (emit(w, c, &r, &req))
-			return; /* sent at the next flush, closed after it */
+		if (emit(w, c, &r, &req)) {
+			cachet_observe_h1(&w->pub->obs, NULL, &r, &c->remote, c->req_start_ns,
+			                  w->turn_ns); /* observe: the 408 */
+			return;                        /* sent at the next flush, closed after it */
+		}
 	}
 	conn_close(w, c);
 }
 
-/* Graceful stop: an idle connection closes now, a busy one after its response (emit() adds
- * Connection: close while stopping). */
+/* Graceful stop (drain). Nothing is closed here: an answer already on its way says keep-alive,
+ * and its client may be sending the next request. That next answer carries Connection: close
+ * (emit() adds it while stopping) and the connection closes after it; connections that stay
+ * idle are closed by the worker after a grace (drain_idle in worker.c). */
 void cachet_h1_stop(struct worker *w, struct conn *c)
 {
-	if (!(c->flags & SEND_INFLIGHT) && c->out_len == 0 && c->in_len == 0 && !body_pending(c))
-		conn_close(w, c);
-	else
-		c->flags |= CLOSE_AFTER_SEND;
+	(void)w;
+	(void)c;
 }
 
 /* The connection is being freed: a multipart answer in progress lets go of its generation. */

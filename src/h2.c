@@ -35,6 +35,7 @@
 #include "cachet/h2_frame.h"
 #include "cachet/hpack.h"
 #include "cachet/http_parse.h"
+#include "cachet/observe.h"
 #include "cachet/httpdate.h"
 #include "cachet/multipart.h"
 #include "cachet/response.h"
@@ -108,6 +109,7 @@ enum {
 
 struct cachet_h2 {
 	const struct cachet_h2_env *env;
+	const struct cachet_log_remote *remote; /* for the access log (observe) */
 	nghttp2_hd_inflater *inflater;
 	uint32_t preface_seen;
 	bool settings_seen;   /* the client's first SETTINGS */
@@ -415,6 +417,7 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 		cachet_response_select(env->gen, req, &r, &mp);
 	else
 		cachet_response_error(env->gen, 431, false, &r);
+	cachet_observe_h2(env->obs, req, &r, h->remote); /* observe: count and log the answer */
 	bool has_body = r.body_len || r.multipart;
 	uint8_t *d = out_reserve(h, OUT_RESERVE);
 	if (!d) { /* cannot happen: room is checked before each frame is read */
@@ -590,6 +593,10 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 	} else if (NAME_IS(nv, "host")) {
 		if (!req->host.len)
 			req->host = keep(h, nv);
+	} else if (NAME_IS(nv, "user-agent") && h->env->obs && !req->user_agent.len) {
+		req->user_agent = keep(h, nv); /* for the access log (observe) */
+	} else if (NAME_IS(nv, "referer") && h->env->obs && !req->referer.len) {
+		req->referer = keep(h, nv);
 	} else if (NAME_IS(nv, "if-none-match")) {
 		add_line(&req->if_none_match, keep(h, nv));
 	} else if (NAME_IS(nv, "if-match")) {
@@ -1152,6 +1159,11 @@ static void on_frame(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 }
 
 /* ---- the interface ---- */
+
+void cachet_h2_set_remote(struct cachet_h2 *h, const struct cachet_log_remote *remote)
+{
+	h->remote = remote;
+}
 
 struct cachet_h2 *cachet_h2_new(const struct cachet_h2_env *env)
 {

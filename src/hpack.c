@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cachet/chars.h"
+#include "cachet/span.h"
+
 /* The static table's names (RFC 7541 Appendix A), each at its first index. */
 static const char *const static_names[] = {
     NULL,
@@ -158,11 +161,6 @@ static int put_status(unsigned char *dst, size_t cap, const char *code)
 	return 5;
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* One "Name: value" line (without its CRLF) appended; connection-specific ones skipped. */
 static int put_line(const char *line, size_t len, unsigned char *dst, size_t at, size_t cap,
                     uint32_t *date_off)
@@ -174,15 +172,11 @@ static int put_line(const char *line, size_t len, unsigned char *dst, size_t at,
 	char name[256];
 	if (nlen >= sizeof(name))
 		return -EINVAL;
-	for (size_t i = 0; i < nlen; i++) {
-		char c = line[i];
-		name[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-	}
-	const char *v = colon + 1, *end = line + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
+	for (size_t i = 0; i < nlen; i++)
+		name[i] = cachet_char_lower(line[i]);
+	struct cachet_span val =
+	    cachet_span_trim_ows((struct cachet_span){colon + 1, (size_t)(line + len - colon - 1)});
+	const char *v = val.p, *end = val.p + val.len;
 	if (is_connection_field(name, nlen))
 		return (int)at;
 	uint32_t voff;
@@ -199,7 +193,8 @@ int cachet_hpack_encode(const char *text, size_t len, unsigned char *dst, size_t
 	int at = 0;
 	*date_off = UINT32_MAX;
 	if (len >= 12 && memcmp(text, "HTTP/1.1 ", 9) == 0) {
-		if (!is_digit(text[9]) || !is_digit(text[10]) || !is_digit(text[11]))
+		if (!cachet_char_is_digit(text[9]) || !cachet_char_is_digit(text[10]) ||
+		    !cachet_char_is_digit(text[11]))
 			return -EINVAL;
 		at = put_status(dst, cap, text + 9);
 		if (at < 0)

@@ -7,6 +7,9 @@
  */
 #include "cachet/http_parse.h"
 
+#include "cachet/chars.h"
+#include "cachet/span.h"
+
 #include <assert.h>
 #include <stddef.h>
 #include <string.h>
@@ -132,6 +135,9 @@ enum field_id {
 	FIELD_IF_UNMODIFIED_SINCE,
 	FIELD_IF_RANGE,
 	FIELD_RANGE,
+	FIELD_REFERER,
+	FIELD_USER_AGENT,
+	FIELD_EXPECT,
 };
 
 static const struct {
@@ -149,36 +155,14 @@ static const struct {
     {"if-unmodified-since", FIELD_IF_UNMODIFIED_SINCE},
     {"if-range", FIELD_IF_RANGE},
     {"range", FIELD_RANGE},
+    {"referer", FIELD_REFERER},
+    {"user-agent", FIELD_USER_AGENT},
+    {"expect", FIELD_EXPECT},
 };
 
 static bool is_tchar(char c)
 {
 	return tchar[(unsigned char)c];
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* ASCII-only lower-casing: field names and connection options are compared without the locale. */
-static char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/** Compares a span with a lower-case literal, ignoring ASCII case (RFC 9110 §5.1, §7.6.1). */
-static bool span_equals_nocase(struct cachet_span s, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (lower(s.p[i]) != lit[i])
-			return false;
-	}
-	return true;
 }
 
 /* Line ends must be CRLF (RFC 9112 §2.2); a bare CR or LF is an error wherever it shows. */
@@ -312,8 +296,8 @@ static int parse_version(struct cursor *c, struct cachet_request *req)
 {
 	const char *v = c->p;
 
-	if (c->end - v < 10 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]) || v[6] != '.' ||
-	    !is_digit(v[7]) || v[8] != '\r' || v[9] != '\n')
+	if (c->end - v < 10 || memcmp(v, "HTTP/", 5) != 0 || !cachet_char_is_digit(v[5]) ||
+	    v[6] != '.' || !cachet_char_is_digit(v[7]) || v[8] != '\r' || v[9] != '\n')
 		return 400;
 	if (v[5] != '1')
 		return 505;
@@ -359,7 +343,7 @@ static bool host_valid(struct cachet_span h)
 	}
 	if (p < end && *p == ':') {
 		p++;
-		while (p < end && is_digit(*p))
+		while (p < end && cachet_char_is_digit(*p))
 			p++; /* port = *DIGIT, so "host:" is valid too */
 	}
 	return p == end;
@@ -376,30 +360,20 @@ static int apply_connection(struct cachet_span v, struct field_flags *flags)
 			if (!is_tchar(opt.p[i]))
 				return 400;
 		}
-		if (span_equals_nocase(opt, "close"))
+		if (cachet_span_ieq(opt, "close"))
 			flags->conn_close = true;
-		else if (span_equals_nocase(opt, "keep-alive"))
+		else if (cachet_span_ieq(opt, "keep-alive"))
 			flags->conn_keep_alive = true;
 	}
 	return 0;
 }
 
-/** Reads 1*DIGIT into *out; false on anything else or on overflow. */
+/** Reads a span that is 1*DIGIT into *out; false on anything else or on overflow. */
 static bool parse_decimal(struct cachet_span s, uint64_t *out)
 {
-	uint64_t v = 0;
+	long n = cachet_span_scan_u64(s, out);
 
-	if (s.len == 0)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned d = (unsigned)(s.p[i] - '0');
-
-		if (!is_digit(s.p[i]) || v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
+	return n > 0 && (size_t)n == s.len;
 }
 
 /**
@@ -444,7 +418,7 @@ static void apply_transfer_encoding(struct cachet_span v, struct field_flags *fl
 			continue; /* empty list elements are to be ignored (RFC 9110 §5.6.1) */
 		if (flags->te_chunked)
 			flags->te_after_chunked = true;
-		if (span_equals_nocase(elem, "chunked"))
+		if (cachet_span_ieq(elem, "chunked"))
 			flags->te_chunked = true;
 		else
 			flags->te_other = true;
@@ -470,7 +444,7 @@ static void set_single(struct cachet_span *slot, unsigned *count, struct cachet_
 static enum field_id field_id(struct cachet_span name)
 {
 	for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++) {
-		if (span_equals_nocase(name, known_fields[i].name))
+		if (cachet_span_ieq(name, known_fields[i].name))
 			return known_fields[i].id;
 	}
 	return FIELD_OTHER;
@@ -514,6 +488,19 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 		return 0;
 	case FIELD_RANGE:
 		set_single(&req->range, &req->n_range, v);
+		return 0;
+	case FIELD_REFERER:
+		if (!req->referer.len)
+			req->referer = v;
+		return 0;
+	case FIELD_USER_AGENT:
+		if (!req->user_agent.len)
+			req->user_agent = v;
+		return 0;
+	case FIELD_EXPECT: /* 100-continue is the only expectation defined (RFC 9110 §10.1.1) */
+		if (v.len > 0 && req->expect != CACHET_EXPECT_OTHER)
+			req->expect = cachet_span_ieq(v, "100-continue") ? CACHET_EXPECT_CONTINUE
+			                                                 : CACHET_EXPECT_OTHER;
 		return 0;
 	case FIELD_OTHER:
 		break;
@@ -585,6 +572,8 @@ static int finish_head(struct cachet_request *req, const struct field_flags *fla
 	if (flags->te_other)
 		return 501; /* gzip, chunked: framed, but a coding cachet does not implement */
 	req->chunked = flags->transfer_encoding;
+	if (req->minor_version == 0)
+		req->expect = CACHET_EXPECT_NONE; /* RFC 9110 §10.1.1: ignored in HTTP/1.0 */
 	if (req->minor_version == 1)
 		req->keep_alive = !flags->conn_close;
 	else

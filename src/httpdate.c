@@ -172,28 +172,31 @@ static bool parse_imf(const char *s, size_t len, struct date *dt)
 	       get_time(s + 17, dt) && memcmp(s + 25, " GMT", 4) == 0;
 }
 
-/* The year of now, for the two-digit years of RFC 850 dates. */
-static int64_t year_of(int64_t now)
+/* Seconds since the epoch of dt (fields as parsed; valid_date is checked by the caller). */
+static int64_t seconds_of(const struct date *dt)
 {
-	int64_t y;
-	unsigned m, d;
-
-	civil_from_days((now >= 0 ? now : now - 86399) / 86400, &y, &m, &d);
-	return y;
+	return days_from_civil(dt->year, dt->month, dt->day) * 86400 + dt->hour * 3600 +
+	       dt->min * 60 + dt->sec;
 }
 
 /* RFC 9110 §5.6.7: a two-digit year is the first year from now's on with those digits, unless
- * that is more than 50 years in the future: then the most recent past year with them. */
-static unsigned century_for(unsigned yy, int64_t now)
+ * the timestamp is then more than 50 years in the future (the whole date compared, not the year
+ * alone: at 2026-11-27, 31-Dec-76 is 1976): then the most recent past year with them. */
+static unsigned century_for(const struct date *dt, int64_t now)
 {
-	int64_t cur = year_of(now);
-	int64_t y = cur - cur % 100 + yy;
+	int64_t days = (now >= 0 ? now : now - 86399) / 86400, cur;
+	unsigned m, d;
 
+	civil_from_days(days, &cur, &m, &d);
+	int64_t limit = days_from_civil(cur + 50, m, d) * 86400 + (now - days * 86400);
+	int64_t y = cur - cur % 100 + dt->year;
 	if (y < cur)
 		y += 100;
-	if (y > cur + 50)
+	struct date at = *dt;
+	at.year = (unsigned)y;
+	if (seconds_of(&at) > limit)
 		y -= 100;
-	return y < 0 ? yy : (unsigned)y;
+	return y < 0 ? dt->year : (unsigned)y;
 }
 
 /* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; the century comes from now (century_for). */
@@ -208,7 +211,7 @@ static bool parse_rfc850(const char *s, size_t len, int64_t now, struct date *dt
 	      (dt->month = get_month(s + 5)) && s[8] == '-' && get_digits(s + 9, 2, &dt->year) &&
 	      s[11] == ' ' && get_time(s + 12, dt) && memcmp(s + 20, " GMT", 4) == 0))
 		return false;
-	dt->year = century_for(dt->year, now);
+	dt->year = century_for(dt, now);
 	return true;
 }
 
@@ -252,8 +255,7 @@ int cachet_httpdate_parse_at(const char *s, size_t len, int64_t now, int64_t *t)
 		return -EINVAL;
 	if (dt.sec == 60) /* a leap second reads as the second before it */
 		dt.sec = 59;
-	*t = days_from_civil(dt.year, dt.month, dt.day) * 86400 + dt.hour * 3600 + dt.min * 60 +
-	     dt.sec;
+	*t = seconds_of(&dt);
 	return 0;
 }
 

@@ -24,11 +24,20 @@
 
 #include "cachet/config.h"
 #include "cachet/reload.h"
+#include "cachet/service.h"
 #include "cachet/store.h"
 #include "cachet/watch.h"
 #include "cachet/worker.h"
 
 #define LISTEN_BACKLOG 4096
+
+/* jemalloc reads this before its first allocation. A background thread purges freed pages as
+ * they age (over 10 s, jemalloc's default decay), idle or not, instead of leaving them dirty in
+ * the arenas until the next allocation: without it RSS grew by a generation's size per reload
+ * and never came down (issue 15). A shorter decay (1 s) made compression twice as slow: the
+ * encoders' large work areas, freed after each file, were purged and faulted in again. Ignored
+ * under sanitizers, which bring their own allocator. */
+const char *malloc_conf = "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0";
 
 struct server {
 	struct cachet_config cfg;
@@ -40,6 +49,7 @@ struct server {
 	sem_t started;
 	struct cachet_reloader reloader;
 	struct cachet_watch watch;
+	struct cachet_service service; /* log, metrics, systemd, --replace */
 };
 
 static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -98,7 +108,12 @@ static int listeners_open(struct server *s)
 {
 	union cachet_sockaddr addr = s->cfg.addr;
 	socklen_t len = s->cfg.addr_len;
-	if (cachet_sockaddr_port(&addr) != 0) {
+	if (s->service.n_inherited) /* systemd's sockets, given to the workers by service_attach */
+		return getsockname(s->workers[0].listen_fd, &s->cfg.addr.sa, &s->cfg.addr_len) < 0
+		           ? -errno
+		           : 0;
+	/* --replace: the running server holds the port; join its SO_REUSEPORT group instead */
+	if (cachet_sockaddr_port(&addr) != 0 && !cachet_service_replacing(&s->service)) {
 		int probe = socket_bound(&s->cfg, &addr.sa, false);
 		if (probe < 0)
 			return probe;
@@ -240,15 +255,18 @@ static void pid_file_write(const char *path)
 }
 
 /* Waits for signals until asked to stop. SIGHUP rescans ROOT. */
-static void signals_wait(struct server *s, const sigset_t *set)
+static void signals_wait(struct server *s, const sigset_t *set, siginfo_t *stop)
 {
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(set, &si);
+		*stop = si;
 		if (sig == SIGHUP) /* from `cachet --reload` or a plain kill: rescan */
 			cachet_reloader_request(&s->reloader);
 		else if (sig == SIGTERM || sig == SIGINT)
 			return;
+		else
+			cachet_service_signal(&s->service, sig); /* SIGUSR1: reopen the log */
 	}
 }
 
@@ -273,17 +291,20 @@ static int serve(struct server *s)
 	}
 
 	char err[512];
+	if (cachet_service_open(&s->service, cfg, s->n_workers, err, sizeof(err)) < 0 ||
+	    cachet_service_attach(&s->service, s->workers, s->n_workers) < 0)
+		return die("%s", err[0] ? err : "cannot use the sockets systemd passed");
 	struct cachet_store *st;
 	struct cachet_store_options opt;
 	cachet_config_store_options(cfg, &opt);
 	opt.generation = 1;
-	/* at start-up nothing is served yet: compress on every CPU cachet may use. Rescans keep to
-	 * one thread (the default) so as not to take CPU from the workers. */
-	opt.compress_threads = s->n_cpus ? s->n_cpus : 1;
+	/* serve first, compress after: the first generation is identity only (with Vary where
+	 * variants will come); the reload thread compresses on every CPU and publishes them */
+	opt.defer_variants = true;
 	if (cachet_store_build(cfg->root, NULL, &opt, &st, err, sizeof(err)) < 0)
 		return die("%s", err);
 	/* read now: once the reloader runs, st may be replaced and freed at any time */
-	size_t files = st->files, bytes = st->bytes;
+	size_t files = st->files, bytes = st->bytes, pending = st->pending;
 	atomic_store(&s->shared.current, st);
 
 	int rc = listeners_open(s);
@@ -304,10 +325,12 @@ static int serve(struct server *s)
 	sigaddset(&waited, SIGHUP);
 	sigaddset(&waited, SIGTERM);
 	sigaddset(&waited, SIGINT);
+	sigaddset(&waited, SIGUSR1);
 
 	sem_init(&s->started, 0, 0);
 	if ((rc = workers_start(s)) < 0)
 		return die("cannot start workers: %s", strerror(-rc));
+	s->reloader.metrics = &s->service.metrics;
 	rc = cachet_reloader_start(&s->reloader, cfg, &s->shared, s->workers, s->n_workers);
 	if (rc < 0) {
 		workers_stop(s, s->n_workers);
@@ -321,16 +344,24 @@ static int serve(struct server *s)
 	}
 	if (cfg->pid_file)
 		pid_file_write(cfg->pid_file);
+	if (pending) /* before the listening line: whoever waits for variants knows to */
+		fprintf(stderr, "cachet: variants of %zu files follow in the background\n",
+		        pending);
 	fprintf(stderr, "cachet: listening on %s (%u threads, %zu files, %zu bytes)\n", where,
 	        s->n_workers, files, bytes);
+	if (cachet_service_start(&s->service, where, files, bytes, err, sizeof(err)) < 0)
+		fprintf(stderr, "cachet: %s\n", err);
 
-	signals_wait(s, &waited);
+	siginfo_t stop;
+	signals_wait(s, &waited, &stop);
 	fprintf(stderr, "cachet: stopping\n");
+	cachet_service_drain(&s->service, &stop, s->workers[0].listen_fd);
 	if (cfg->watch)
 		cachet_watch_stop(&s->watch);
 	cachet_reloader_stop(&s->reloader);
 	workers_stop(s, s->n_workers);
 	cachet_reloader_release(&s->reloader);
+	cachet_service_close(&s->service);
 	cachet_store_unref(atomic_load(&s->shared.current));
 	if (cfg->pid_file)
 		pid_file_remove(cfg->pid_file);

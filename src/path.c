@@ -3,6 +3,7 @@
 #include "cachet/path.h"
 
 #include "cachet/chars.h"
+#include "cachet/span.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -23,35 +24,18 @@ struct builder {
 	size_t overflow;
 };
 
-static bool ascii_prefix_nocase(const char *s, size_t len, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	size_t i;
-
-	if (len < n)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + ('a' - 'A'));
-		if (c != prefix[i])
-			return false;
-	}
-	return true;
-}
-
 /*
  * Finds where the path of an absolute-form target starts (RFC 9112 §3.2.2): "http" or "https",
  * "://", a non-empty authority up to '/', '?', '#' or the end. Returns the offset, or -1.
  */
 static long absolute_path_start(const char *t, size_t len)
 {
+	const struct cachet_span s = {t, len};
 	size_t i;
 
-	if (ascii_prefix_nocase(t, len, "https://"))
+	if (cachet_span_iprefix(s, "https://"))
 		i = 8;
-	else if (ascii_prefix_nocase(t, len, "http://"))
+	else if (cachet_span_iprefix(s, "http://"))
 		i = 7;
 	else
 		return -1;

@@ -1,7 +1,9 @@
 /* range.c - single byte-range parsing (RFC 9110 §14.1-14.4) and Content-Range formatting. */
 #include "cachet/range.h"
 
+#include "cachet/chars.h"
 #include "cachet/span.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -25,43 +27,28 @@ static bool at(const struct cursor *c, char ch)
 	return c->i < c->len && c->p[c->i] == ch;
 }
 
-static bool is_digit(char ch)
+static struct cachet_span rest(const struct cursor *c)
 {
-	return ch >= '0' && ch <= '9';
+	return (struct cachet_span){c->p + c->i, c->len - c->i};
 }
 
 /* Reads 1*DIGIT; false when there is none or the value does not fit in 64 bits. */
 static bool scan_u64(struct cursor *c, uint64_t *out)
 {
-	uint64_t v = 0;
-	size_t start = c->i;
+	long n = cachet_span_scan_u64(rest(c), out);
 
-	while (c->i < c->len && is_digit(c->p[c->i])) {
-		unsigned d = (unsigned)(c->p[c->i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-		c->i++;
-	}
-	*out = v;
-	return c->i > start;
+	if (n <= 0)
+		return false;
+	c->i += (size_t)n;
+	return true;
 }
 
 /* Case-insensitive match of the range unit "bytes" followed by "=". */
 static bool scan_unit(struct cursor *c)
 {
-	static const char unit[] = "bytes";
-	size_t n = sizeof(unit) - 1;
-	size_t k;
-
-	if (c->len - c->i < n)
+	if (!cachet_span_iprefix(rest(c), "bytes"))
 		return false;
-	for (k = 0; k < n; k++) {
-		if ((c->p[c->i + k] | 0x20) != unit[k])
-			return false;
-	}
-	c->i += n;
+	c->i += 5;
 	skip_ows(c);
 	if (!at(c, '='))
 		return false;
@@ -87,7 +74,7 @@ static bool scan_spec(struct cursor *c, struct spec *s)
 	if (!scan_u64(c, &s->a) || !at(c, '-'))
 		return false;
 	c->i++;
-	if (c->i < c->len && is_digit(c->p[c->i]))
+	if (c->i < c->len && cachet_char_is_digit(c->p[c->i]))
 		return scan_u64(c, &s->b) && s->a <= s->b;
 	s->open = true;
 	return true;
@@ -211,19 +198,6 @@ size_t cachet_range_format(char *out, size_t cap, uint64_t first, uint64_t last,
 	out[pos++] = '-';
 	put_u64(out, &pos, last);
 	out[pos++] = '/';
-	put_u64(out, &pos, size);
-	out[pos] = '\0';
-	return pos;
-}
-
-size_t cachet_range_format_unsatisfied(char *out, size_t cap, uint64_t size)
-{
-	size_t need = 8 + digits(size);
-	size_t pos = 0;
-
-	if (need >= cap)
-		return too_small(out, cap);
-	put_str(out, &pos, "bytes */", 8);
 	put_u64(out, &pos, size);
 	out[pos] = '\0';
 	return pos;

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "cachet/clock.h"
+#include "cachet/notify.h"
 #include "cachet/store.h"
 
 #define ACK_POLL_NS    1000000L /* 1 ms between looks at the workers' acknowledgements */
@@ -55,6 +57,8 @@ struct outcome {
 	bool ok;
 	uint64_t generation;
 	size_t files, bytes, added, changed, removed;
+	size_t identical, reread; /* rewritten with the same bytes; files opened and read */
+	int64_t variants_ms;      /* until the changed files' variants were published; -1: none */
 	int64_t ms;
 	int64_t started_ns; /* CLOCK_MONOTONIC (system-wide) when the rescan began */
 	char error[512];
@@ -104,13 +108,33 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 	char text[1024];
 	int n = snprintf(text, sizeof(text),
 	                 "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
-	                 "changed=%zu\nremoved=%zu\nms=%lld\nstarted_ns=%lld\nerror=%s\n",
+	                 "changed=%zu\nremoved=%zu\nidentical=%zu\nreread=%zu\nms=%lld\n"
+	                 "variants_ms=%lld\nstarted_ns=%lld\nerror=%s\n",
 	                 (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation,
-	                 o->files, o->bytes, o->added, o->changed, o->removed, (long long)o->ms,
+	                 o->files, o->bytes, o->added, o->changed, o->removed, o->identical,
+	                 o->reread, (long long)o->ms, (long long)o->variants_ms,
 	                 (long long)o->started_ns, o->error);
 	if (n > 0)
 		cachet_reload_file_write(r->status_path, text,
 		                         (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
+/* Tells the metrics and systemd how a rescan went (READY=1 ends the RELOADING=1 of its start). */
+static void outcome_publish(struct cachet_reloader *r, const struct outcome *o)
+{
+	char status[600];
+	if (r->metrics) {
+		cachet_metrics_reload(r->metrics, o->ok, o->ms * 1000000);
+		if (o->ok)
+			cachet_metrics_store(r->metrics, o->generation, o->files, o->bytes);
+	}
+	if (o->ok)
+		snprintf(status, sizeof(status), "serving generation %llu: %zu files, %zu bytes",
+		         (unsigned long long)o->generation, o->files, o->bytes);
+	else
+		snprintf(status, sizeof(status), "reload failed: %s; generation %llu keeps serving",
+		         o->error, (unsigned long long)o->generation);
+	cachet_notify_ready(status);
 }
 
 /* Counts what changed between two generations, for the log line. */
@@ -177,15 +201,53 @@ static void old_release(struct cachet_reloader *r, struct cachet_store *old, int
 	/* else: never freed, the safe choice while a worker is stuck this long */
 }
 
+/* Steps 2-4 above: new replaces the current generation, which is released once every worker
+ * has moved on. */
+static void publish(struct cachet_reloader *r, struct cachet_store *new)
+{
+	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
+	atomic_store_explicit(&r->shared->current, new, memory_order_release);
+	old_release(r, old, acks_wait(r, new->generation), new->generation);
+	r->generation = new->generation;
+}
+
+/* Serve first, compress after: the current generation serves identity (its blocks already say
+ * Vary where variants will come); this compresses what it lacks on threads threads and publishes
+ * the same files with their variants as the next generation. Identity ETags do not change, so
+ * every validator a client holds stays good across the switch. */
+static void variants_complete(struct cachet_reloader *r, unsigned threads)
+{
+	int64_t t0 = mono_ms();
+	struct cachet_store *cur = atomic_load_explicit(&r->shared->current, memory_order_acquire);
+	struct cachet_store *next = NULL;
+	int n = cachet_store_compress(cur, threads, &r->quit);
+	int rc = n < 0 ? n : cachet_store_derive(cur, r->generation + 1, &next);
+	if (rc < 0) {
+		if (rc != -ECANCELED)
+			fprintf(stderr,
+			        "cachet: variants of generation %llu not made: %s (served without "
+			        "them)\n",
+			        (unsigned long long)r->version, strerror(-rc));
+		return;
+	}
+	publish(r, next);
+	fprintf(stderr,
+	        "cachet: variants complete: generation %llu, %d files compressed on %u threads in "
+	        "%lld ms\n",
+	        (unsigned long long)r->version, n, threads, (long long)(mono_ms() - t0));
+}
+
 static void rescan(struct cachet_reloader *r)
 {
+	cachet_notify_reloading();
 	int64_t t0 = mono_ms(), started_ns = cachet_clock_mono_ns();
 	struct cachet_store *old = atomic_load_explicit(&r->shared->current, memory_order_acquire);
 	struct cachet_store *new = NULL;
 	struct cachet_store_options opt;
 	cachet_config_store_options(r->cfg, &opt);
 	opt.generation = r->generation + 1;
-	struct outcome o = {.generation = r->generation, .started_ns = started_ns};
+	opt.defer_variants = true; /* changed files are live at once; their variants follow */
+	struct outcome o = {.generation = r->version, .started_ns = started_ns, .variants_ms = -1};
 	int rc = cachet_store_build(r->cfg->root, old, &opt, &new, o.error, sizeof(o.error));
 	r->rescans++;
 	if (rc < 0) {
@@ -194,30 +256,52 @@ static void rescan(struct cachet_reloader *r)
 		o.bytes = old->bytes;
 		fprintf(stderr,
 		        "cachet: reload failed after %lld ms: %s (generation %llu keeps serving)\n",
-		        (long long)o.ms, o.error, (unsigned long long)r->generation);
+		        (long long)o.ms, o.error, (unsigned long long)r->version);
 		status_write(r, &o);
+		outcome_publish(r, &o);
 		return;
 	}
 	diff_count(old, new, &o);
-	atomic_store_explicit(&r->shared->current, new, memory_order_release);
-	old_release(r, old, acks_wait(r, new->generation), new->generation);
-	r->generation = new->generation;
+	publish(r, new); /* old is released there: not used below */
+	r->version++;
 	o.ok = true;
-	o.generation = new->generation;
+	o.generation = r->version;
 	o.files = new->files;
 	o.bytes = new->bytes;
+	o.identical = new->identical;
+	o.reread = new->reread;
+	size_t pending = new->pending;
 	o.ms = mono_ms() - t0;
-	fprintf(stderr,
-	        "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu files, "
-	        "%zu bytes, %lld ms\n",
-	        (unsigned long long)o.generation, o.added, o.changed, o.removed, o.files, o.bytes,
-	        (long long)o.ms);
+	fprintf(
+	    stderr,
+	    "cachet: reload: generation %llu, %zu added, %zu changed, %zu removed, %zu rewritten "
+	    "identical, %zu files (%zu reread), %zu bytes, %lld ms%s\n",
+	    (unsigned long long)o.generation, o.added, o.changed, o.removed, o.identical, o.files,
+	    o.reread, o.bytes, (long long)o.ms, pending ? ", variants follow" : "");
+	/* `cachet --reload` returns once the reload is complete, variants included: the new
+	 * identity representations have served since the line above */
+	if (pending) {
+		variants_complete(r, 1); /* one thread: the workers keep the other CPUs */
+		o.variants_ms = mono_ms() - t0;
+	}
 	status_write(r, &o);
+	outcome_publish(r, &o);
+}
+
+static unsigned cpus_usable(void)
+{
+	cpu_set_t set;
+	int n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+	return n > 0 ? (unsigned)n : 1;
 }
 
 static void *reloader_main(void *arg)
 {
 	struct cachet_reloader *r = arg;
+	/* variants the first generation was published without: made on every CPU, as nothing but
+	 * serving competes for them yet */
+	if (atomic_load(&r->shared->current)->pending)
+		variants_complete(r, cpus_usable());
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		while (!r->pending && !r->stop)
@@ -242,6 +326,7 @@ int cachet_reloader_start(struct cachet_reloader *r, const struct cachet_config 
 	r->workers = workers;
 	r->n_workers = n_workers;
 	r->generation = atomic_load(&shared->current)->generation;
+	r->version = r->generation;
 	if (cfg->pid_file)
 		cachet_reload_status_path(cfg->pid_file, r->status_path, sizeof(r->status_path));
 	pthread_mutex_init(&r->lock, NULL);
@@ -259,7 +344,8 @@ void cachet_reloader_request(struct cachet_reloader *r)
 
 void cachet_reloader_stop(struct cachet_reloader *r)
 {
-	atomic_store(&r->quit, true); /* ends a wait for acknowledgements at once */
+	/* ends a wait for acknowledgements at once, and a compression between two files */
+	atomic_store(&r->quit, true);
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_signal(&r->cond);
@@ -392,9 +478,9 @@ int cachet_reload_client(const char *pid_file)
 	}
 	printf(
 	    "cachet: reloaded: generation %lld, %lld files, %lld bytes (%lld added, %lld changed, "
-	    "%lld removed) in %lld ms\n",
+	    "%lld removed, %lld rewritten identical, %lld reread) in %lld ms\n",
 	    field(text, "\ngeneration="), field(text, "\nfiles="), field(text, "\nbytes="),
 	    field(text, "\nadded="), field(text, "\nchanged="), field(text, "\nremoved="),
-	    field(text, "\nms="));
+	    field(text, "\nidentical="), field(text, "\nreread="), field(text, "\nms="));
 	return 0;
 }

@@ -131,11 +131,44 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	reply_body(rep, coding == CACHET_CODING_IDENTITY ? e->content_type : NULL, &v, req, r, mp);
 }
 
-void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
-                            struct cachet_reply *r, struct cachet_multipart *mp)
+/* RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may hold its body back until it
+ * sees 100 Continue. cachet answers at once with the final response instead, and closes after it
+ * (as the RFC allows), so the body that may or may not follow is never waited for nor read as a
+ * request. */
+static bool expects_body(const struct cachet_request *req)
+{
+	return req->expect == CACHET_EXPECT_CONTINUE &&
+	       ((req->has_content_length && req->content_length > 0) || req->chunked);
+}
+
+/* --fallback (a single-page app's client-side routes): a missing path whose last segment has
+ * no extension ("/dashboard/settings", "/app/") gets the fallback file's own representation,
+ * conditionals and variants included. One with an extension stays a 404: answering
+ * "/assets/app.0ld1234.js" with HTML after a deploy is the "Unexpected token '<'" failure. Dot
+ * segments anywhere keep their 404 (dotfiles are never served). Only GET and HEAD get here. */
+static const struct cachet_entry *fallback_for(const struct cachet_store *st, const char *path,
+                                               size_t len)
+{
+	if (!st->fallback)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.')
+			return NULL;
+	for (size_t i = len; i > 0 && path[i - 1] != '/'; i--)
+		if (path[i - 1] == '.')
+			return NULL;
+	return st->fallback;
+}
+
+static void select_reply(const struct cachet_store *st, const struct cachet_request *req,
+                         struct cachet_reply *r, struct cachet_multipart *mp)
 {
 	char path[CACHET_PATH_MAX];
 	bool head_only = req->method_id == CACHET_METHOD_HEAD;
+	if (req->expect == CACHET_EXPECT_OTHER) { /* as nginx: an expectation it cannot meet */
+		cachet_response_error(st, 417, head_only, r);
+		return;
+	}
 	if (req->method_id == CACHET_METHOD_UNKNOWN) {
 		cachet_response_error(st, 501, head_only, r);
 		return;
@@ -150,7 +183,7 @@ void cachet_response_select(const struct cachet_store *st, const struct cachet_r
 		return;
 	}
 	const struct cachet_entry *e = cachet_store_lookup(st, path, (size_t)n);
-	if (!e) {
+	if (!e && !(e = fallback_for(st, path, (size_t)n))) {
 		cachet_response_error(st, 404, head_only, r);
 		return;
 	}
@@ -159,6 +192,14 @@ void cachet_response_select(const struct cachet_store *st, const struct cachet_r
 		return;
 	}
 	reply_file(st, e, req, r, mp);
+}
+
+void cachet_response_select(const struct cachet_store *st, const struct cachet_request *req,
+                            struct cachet_reply *r, struct cachet_multipart *mp)
+{
+	select_reply(st, req, r, mp);
+	if (expects_body(req))
+		r->close = true;
 }
 
 /* Copies block b with its Content-Type value replaced by the multipart one. The Date line comes

@@ -19,10 +19,56 @@
 
 #include "cachet/hpack.h"
 #include "cachet/httpdate.h"
+#include "cachet/link_preload.h"
+#include "cachet/manifest.h"
 #include "cachet/mime.h"
 
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
 #define SCAN_DEPTH_MAX 64
+
+/* Room for one entry's blocks (four per representation, and a redirect) or a generation's
+ * errors, each block with its HPACK twin (at most the text's length plus 18 bytes a line). */
+#define HEADS_BLOCKS_MAX (4 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 1)
+#define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX * 3)
+
+/* Heads are carved out of large chunks, packed end to end (no allocator size classes, no
+ * per-allocation overhead: an entry with variants has ~4 KB of blocks, which malloc would round
+ * to 5 KB). A chunk counts the heads alive in it, plus one while a builder fills it, and goes
+ * back whole when the last goes: a generation whose blocks are all replaced returns its pages. */
+#define HEADS_CHUNK ((size_t)256 * 1024)
+
+struct heads_chunk {
+	atomic_size_t live;
+	size_t used;
+	_Alignas(max_align_t) char mem[];
+};
+
+/* refs, then the entry's representations (when it is an entry's), then the block texts */
+struct cachet_heads {
+	atomic_uint refs;
+	struct heads_chunk *chunk; /* NULL: a malloc of its own (larger than a chunk would fit) */
+	_Alignas(max_align_t) char text[];
+};
+
+/* Blocks are formatted here one after the other, then copied into one cachet_heads sized to fit
+ * (heads_commit), and each block's text pointed into it. */
+struct heads_builder {
+	size_t len;
+	unsigned n;
+	struct heads_chunk *chunk; /* being filled; the builder holds one count on it */
+	struct {
+		struct cachet_block *blk;
+		size_t off, h2_off; /* its text, its HPACK twin */
+	} fix[HEADS_BLOCKS_MAX];
+	char buf[HEADS_MAX];
+};
+
+/* Blobs by content (XXH3-64 of the bytes), open addressing: those of the previous generation and
+ * those read so far by this build. A file whose bytes equal one of them shares it. */
+struct content_table {
+	struct cachet_blob **slot;
+	size_t mask, n;
+};
 
 struct scan {
 	const char *root_real; /* realpath of ROOT, for the symlink containment check */
@@ -38,8 +84,12 @@ struct scan {
 		ino_t ino;
 	} ancestors[SCAN_DEPTH_MAX];
 	unsigned depth;
+	struct heads_builder *hb;
+	struct content_table ct;
+	size_t reread, identical;
 	char *err;
 	size_t errlen;
+	size_t fallback, error_page; /* issue 12: entry numbers, SIZE_MAX for none */
 };
 
 static int fail(struct scan *s, int rc, const char *what, const char *path)
@@ -63,57 +113,173 @@ static struct cachet_entry *entry_push(struct scan *s)
 	return e;
 }
 
-static int block_format(struct cachet_block *blk, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Formats a header block whose second line is "Date: " followed by a placeholder date. */
-static int block_format(struct cachet_block *blk, const char *fmt, ...)
+static void heads_ref(struct cachet_heads *h)
 {
-	char tmp[CACHET_BLOCK_MAX];
+	if (h)
+		atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+}
+
+static void chunk_unref(struct heads_chunk *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->live, 1, memory_order_acq_rel) == 1)
+		free(c);
+}
+
+/* The last reference may go on any thread (a worker dropping the last generation that used it). */
+static void heads_unref(struct cachet_heads *h)
+{
+	if (!h || atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (h->chunk)
+		chunk_unref(h->chunk);
+	else
+		free(h);
+}
+
+/* Room for one cachet_heads of size bytes: in the builder's chunk (a new one when it is full), or
+ * a malloc of its own when that is too large to pack. Only the building thread calls this. */
+static struct cachet_heads *heads_alloc(struct heads_builder *hb, size_t size)
+{
+	const size_t align = _Alignof(max_align_t);
+	size = (size + align - 1) & ~(align - 1);
+	if (size > HEADS_CHUNK / 8) {
+		struct cachet_heads *h = malloc(size);
+		if (h)
+			h->chunk = NULL;
+		return h;
+	}
+	struct heads_chunk *c = hb->chunk;
+	if (!c || c->used + size > HEADS_CHUNK) {
+		if (!(c = malloc(sizeof(*c) + HEADS_CHUNK)))
+			return NULL;
+		atomic_init(&c->live, 1);
+		c->used = 0;
+		chunk_unref(hb->chunk);
+		hb->chunk = c;
+	}
+	struct cachet_heads *h = (struct cachet_heads *)(void *)(c->mem + c->used);
+	c->used += size;
+	atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+	h->chunk = c;
+	return h;
+}
+
+static struct heads_builder *builder_new(void)
+{
+	struct heads_builder *hb = malloc(sizeof(*hb));
+	if (hb) {
+		hb->len = 0;
+		hb->n = 0;
+		hb->chunk = NULL;
+	}
+	return hb;
+}
+
+static void builder_free(struct heads_builder *hb)
+{
+	if (hb)
+		chunk_unref(hb->chunk);
+	free(hb);
+}
+
+/* Copies what hb holds, after n_reprs representations taken from reprs (their blocks formatted
+ * into hb), into one allocation sized to fit, and points each block into it; *reprs_out (may be
+ * NULL when n_reprs is 0) is where the representations went. */
+static int heads_commit_reprs(struct heads_builder *hb, const struct cachet_repr *reprs,
+                              size_t n_reprs, struct cachet_heads **out,
+                              struct cachet_repr **reprs_out)
+{
+	*out = NULL;
+	if (hb->n == 0 && n_reprs == 0)
+		return 0;
+	size_t rsize = n_reprs * sizeof(*reprs);
+	struct cachet_heads *h = heads_alloc(hb, sizeof(*h) + rsize + hb->len);
+	if (!h)
+		return -ENOMEM;
+	atomic_init(&h->refs, 1);
+	struct cachet_repr *r = (struct cachet_repr *)(void *)h->text; /* aligned: see heads */
+	if (n_reprs)
+		memcpy(r, reprs, rsize);
+	char *text = h->text + rsize;
+	memcpy(text, hb->buf, hb->len);
+	for (unsigned i = 0; i < hb->n; i++) {
+		struct cachet_block *blk = hb->fix[i].blk;
+		uintptr_t at = (uintptr_t)blk, lo = (uintptr_t)reprs;
+		if (n_reprs && at >= lo && at < lo + rsize) /* a block of a copied representation */
+			blk = (struct cachet_block *)(void *)((char *)r + (at - lo));
+		blk->text = text + hb->fix[i].off;
+		blk->h2.data = (unsigned char *)text + hb->fix[i].h2_off;
+	}
+	hb->len = 0;
+	hb->n = 0;
+	*out = h;
+	if (reprs_out)
+		*reprs_out = n_reprs ? r : NULL;
+	return 0;
+}
+
+/* Copies what hb holds into one allocation and points each formatted block into it. */
+static int heads_commit(struct heads_builder *hb, struct cachet_heads **out)
+{
+	return heads_commit_reprs(hb, NULL, 0, out, NULL);
+}
+
+static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats a header block whose second line is "Date: " followed by a placeholder date, into hb
+ * (its text is set by heads_commit). */
+static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
+{
+	size_t room = sizeof(hb->buf) - hb->len;
+	if (room > CACHET_BLOCK_MAX)
+		room = CACHET_BLOCK_MAX;
+	if (hb->n == HEADS_BLOCKS_MAX)
+		return -E2BIG;
+	char *tmp = hb->buf + hb->len;
 	va_list ap;
 	va_start(ap, fmt);
 	/* clang 14's analyzer loses track of va_start here (a known false positive) */
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	int n = vsnprintf(tmp, room, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (n < 0 || (size_t)n >= room)
 		return -E2BIG;
 	const char *d = strstr(tmp, "\r\n" CACHET_BLOCK_DATE_NAME);
 	if (!d)
 		return -EINVAL;
-	blk->text = malloc((size_t)n + 1);
-	if (!blk->text)
-		return -ENOMEM;
-	memcpy(blk->text, tmp, (size_t)n + 1);
+	blk->text = NULL;
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
-	/* HTTP/2: the same block as HPACK, made here so every block has its twin (hpack.h) */
-	int rc = cachet_hpack_block_build(blk->text, blk->len, &blk->h2);
-	if (rc < 0) {
-		free(blk->text);
-		blk->text = NULL;
-	}
-	return rc;
-}
-
-/* Frees what block_format() allocated; safe on a zeroed block. */
-static void block_free(struct cachet_block *blk)
-{
-	free(blk->text);
-	cachet_hpack_block_free(&blk->h2);
+	/* HTTP/2: the same block as HPACK, right after the text, so every block has its twin
+	 * (hpack.h) in the same heads */
+	size_t h2_off = hb->len + (size_t)n + 1; /* texts stay NUL-terminated */
+	uint32_t h2_date;
+	int h2_len = cachet_hpack_encode(tmp, (size_t)n, (unsigned char *)hb->buf + h2_off,
+	                                 sizeof(hb->buf) - h2_off, &h2_date);
+	if (h2_len < 0)
+		return h2_len;
+	blk->h2 = (struct cachet_hpack_block){.len = (uint32_t)h2_len, .date_off = h2_date};
+	hb->fix[hb->n].blk = blk;
+	hb->fix[hb->n].off = hb->len;
+	hb->fix[hb->n].h2_off = h2_off;
+	hb->n++;
+	hb->len = h2_off + (size_t)h2_len;
+	return 0;
 }
 
 #define EPOCH_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
 
 /* The blocks of one representation. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
  * cache-related fields the 200 would (Cache-Control, Vary), and no representation metadata. */
-static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cachet_repr *r)
+static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, unsigned coding,
+                       struct cachet_repr *r)
 {
 	const char *extra = e->extra_headers;
 	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[CACHET_BLOCK_MAX];
 	cachet_httpdate_format(e->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
-	if (e->available != 1u << CACHET_CODING_IDENTITY)
+	if (e->available != 1u << CACHET_CODING_IDENTITY || e->pending)
 		strcpy(vary, "Vary: Accept-Encoding\r\n");
 	if (coding != CACHET_CODING_IDENTITY)
 		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
@@ -126,36 +292,47 @@ static int repr_blocks(const struct cachet_entry *e, unsigned coding, struct cac
 	if (n < 0 || (size_t)n >= sizeof(common))
 		return -E2BIG;
 	int rc = block_format(
-	    &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%sContent-Length: %zu\r\n", common,
-	    r->body_len);
+	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
+	    common, e->link ? e->link : "", r->body_len); /* Link: issue 12 */
 	if (rc == 0)
-		rc = block_format(&r->partial,
+		rc = block_format(hb, &r->partial,
 		                  "HTTP/1.1 206 Partial Content\r\nDate: " EPOCH_DATE "\r\n%s",
 		                  common);
 	if (rc == 0)
-		rc = block_format(&r->not_modified,
+		rc = block_format(hb, &r->not_modified,
 		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
 		                  "\r\nServer: cachet\r\n"
 		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s%s",
 		                  (int)r->etag_len, r->etag, e->cache_control, vary, extra);
 	if (rc == 0)
 		rc = block_format(
-		    &r->unsatisfiable,
+		    hb, &r->unsatisfiable,
 		    "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " EPOCH_DATE "\r\n"
 		    "Server: cachet\r\nContent-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
 		    r->body_len, vary);
 	return rc;
 }
 
-/* Fills every representation the blob has, then formats their blocks. */
-static int entry_reprs(struct cachet_entry *e)
+/* What an entry's blocks depend on beyond its blob and Last-Modified: its Cache-Control (a
+ * manifest may change it from one build to the next) and its Link field (--link-preload). */
+static uint64_t blocks_key(const struct cachet_entry *e)
+{
+	uint64_t k = XXH3_64bits(e->cache_control, strlen(e->cache_control));
+	return e->link ? XXH3_64bits_withSeed(e->link, strlen(e->link), k) : k;
+}
+
+/* Fills every representation the blob has, then formats their blocks; both go into one
+ * cachet_heads (the array only as long as the codings it can be indexed with). */
+static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 {
 	const struct cachet_blob *b = e->blob;
+	struct cachet_repr tmp[CACHET_CODING_COUNT] = {0};
 	e->available = b->available;
+	e->pending = b->pending;
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
+		struct cachet_repr *r = &tmp[c];
 		if (!(b->available & (1u << c)))
 			continue;
-		struct cachet_repr *r = &e->repr[c];
 		if (c == CACHET_CODING_IDENTITY) {
 			*r = (struct cachet_repr){.body = b->data,
 			                          .body_len = b->len,
@@ -168,11 +345,24 @@ static int entry_reprs(struct cachet_entry *e)
 			                          .etag = v->etag,
 			                          .etag_len = v->etag_len};
 		}
-		int rc = repr_blocks(e, c, r);
-		if (rc < 0)
+		int rc = repr_blocks(hb, e, c, r);
+		if (rc < 0) {
+			hb->len = 0; /* its fix-ups point into tmp: dropped with it */
+			hb->n = 0;
 			return rc;
+		}
 	}
-	return 0;
+	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
+	e->blocks_key = blocks_key(e);
+	return heads_commit_reprs(hb, tmp, n, &e->heads, &e->repr);
+}
+
+/* Whether e's blocks still describe it: no variant added since they were formatted, the same
+ * policy and Link. */
+static bool blocks_current(const struct cachet_entry *e)
+{
+	return e->heads && e->available == e->blob->available && e->pending == e->blob->pending &&
+	       e->blocks_key == blocks_key(e);
 }
 
 /* Codings worth offering for a type, as a bitmask. */
@@ -187,46 +377,196 @@ static unsigned wanted_codings(const struct scan *s, const char *type)
 	return m;
 }
 
-static struct cachet_blob *prev_blob(const struct scan *s, const char *path, size_t len)
+static const struct cachet_entry *prev_file(const struct scan *s, const char *path, size_t len)
 {
 	const struct cachet_entry *e = s->prev ? cachet_store_lookup(s->prev, path, len) : NULL;
-	return e && e->kind == CACHET_ENTRY_FILE ? e->blob : NULL;
+	return e && e->kind == CACHET_ENTRY_FILE ? e : NULL;
 }
 
-static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
-                    const struct stat *st)
+/* Grows t to twice its size (1024 slots at first), rehashing what it holds. */
+static int ct_grow(struct content_table *t)
 {
-	size_t plen = strlen(path);
+	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 1024;
+	struct cachet_blob **v = calloc(cap, sizeof(struct cachet_blob *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < old; i++) {
+		if (!t->slot[i])
+			continue;
+		size_t j = t->slot[i]->hash & (cap - 1);
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = v;
+	t->mask = cap - 1;
+	return 0;
+}
+
+static int ct_insert(struct content_table *t, struct cachet_blob *b)
+{
+	if (!t->slot || (t->n + 1) * 2 > t->mask + 1) {
+		int rc = ct_grow(t);
+		if (rc < 0)
+			return rc;
+	}
+	struct cachet_blob **slot = t->slot;
+	size_t j = b->hash & t->mask;
+	for (; slot[j]; j = (j + 1) & t->mask)
+		if (slot[j] == b)
+			return 0;
+	slot[j] = b;
+	t->n++;
+	return 0;
+}
+
+/* The content table starts with the previous generation's blobs (on the first file read). */
+static int ct_init(struct scan *s)
+{
+	if (s->ct.slot || !s->prev)
+		return 0;
+	for (size_t i = 0; i < s->prev->n_entries; i++) {
+		const struct cachet_entry *e = &s->prev->entries[i];
+		int rc = 0;
+		if (e->kind == CACHET_ENTRY_FILE && !cachet_blob_from_sidecar(e->blob))
+			rc = ct_insert(&s->ct, e->blob);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A blob already known with the bytes, ETag and codings of b (made by compressing, not from
+ * sidecars, as b's), or NULL. */
+static struct cachet_blob *ct_find(const struct content_table *t, const struct cachet_blob *b)
+{
+	if (!t->slot || cachet_blob_from_sidecar(b))
+		return NULL;
+	for (size_t j = b->hash & t->mask; t->slot[j]; j = (j + 1) & t->mask) {
+		const struct cachet_blob *o = t->slot[j];
+		if (o->hash == b->hash && o->len == b->len && o->wanted == b->wanted &&
+		    memcmp(o->data, b->data, b->len) == 0)
+			return t->slot[j];
+	}
+	return NULL;
+}
+
+static int limits_check(struct scan *s, const char *path, size_t size)
+{
 	if (s->opt->max_files && s->files >= s->opt->max_files)
 		return fail(s, -EFBIG, "over --max-files at", path);
-	if (s->opt->max_bytes && s->bytes + (size_t)st->st_size > s->opt->max_bytes)
+	if (s->opt->max_bytes && s->bytes + size > s->opt->max_bytes)
 		return fail(s, -EFBIG, "over --max-memory at", path);
-	const char *type = cachet_mime_type(name, strlen(name));
-	struct cachet_blob_source src = {.dfd = dfd,
-	                                 .name = name,
-	                                 .fd = fd,
-	                                 .st = st,
-	                                 .wanted = wanted_codings(s, type),
-	                                 .defer_compress = s->opt->compress_threads > 1};
-	struct cachet_blob *b;
-	int rc = cachet_blob_load(&src, prev_blob(s, path, plen), &b);
-	if (rc < 0)
-		return fail(s, rc, "cannot read", path);
+	return 0;
+}
+
+/* A file entry for path on blob b (the caller's reference passes to the entry). When prev (the
+ * previous generation's entry for path) has this very blob and blocks that still describe it,
+ * they are shared, Last-Modified included: the representation did not change. Otherwise the
+ * blocks are formatted later (entries_finish). */
+static int entry_add(struct scan *s, const char *path, const char *type, struct cachet_blob *b,
+                     const struct stat *st, const struct cachet_entry *prev)
+{
+	size_t plen = strlen(path);
 	struct cachet_entry *e = entry_push(s);
-	if (!e || !(e->path = strdup(path))) {
+	char *key = e ? strdup(path) : NULL;
+	if (!key) {
+		if (e)
+			s->n--;
 		cachet_blob_unref(b);
 		return fail(s, -ENOMEM, "out of memory at", path);
 	}
+	if (prev && prev->blob == b) {
+		*e = *prev;
+		/* what bundle_pass decides is decided again (manifests, preload links); the blocks
+		 * are shared only if it comes out the same (blocks_current, in entries_format) */
+		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+		e->link = NULL;
+		if (blocks_current(prev))
+			heads_ref(e->heads);
+		else
+			e->heads = NULL;
+	} else {
+		e->kind = CACHET_ENTRY_FILE;
+		e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
+		e->content_type = type;
+		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+		e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
+	}
+	e->path = key;
 	e->path_len = (uint32_t)plen;
-	e->kind = CACHET_ENTRY_FILE;
 	e->blob = b;
-	e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
-	e->content_type = type;
-	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
-	e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
-	s->files++; /* its blocks are formatted once its variants exist (entries_finish) */
+	e->sig = cachet_blob_sig(st);
+	s->files++;
 	s->bytes += b->len;
 	return 0;
+}
+
+static struct cachet_blob_source blob_source(const struct scan *s, int dfd, const char *name,
+                                             const char *type, unsigned sidecars)
+{
+	return (struct cachet_blob_source){.dfd = dfd,
+	                                   .name = name,
+	                                   .fd = -1,
+	                                   .wanted = wanted_codings(s, type),
+	                                   .sidecars = sidecars,
+	                                   .defer_compress = s->opt->defer_variants ||
+	                                                     s->opt->compress_threads > 1,
+	                                   .hook = s->opt->race_hook,
+	                                   .hook_arg = s->opt->race_hook_arg};
+}
+
+/* The fast path of a rescan: a file whose signature and sidecars are those the previous
+ * generation read is neither opened nor read; its entry (blob and blocks) is taken over. st is
+ * the stat of the name. Returns 1 when taken over, 0 when the file must be read, or -errno. */
+static int reuse_unchanged(struct scan *s, int dfd, const char *name, const char *path,
+                           const struct stat *st, unsigned sidecars)
+{
+	const struct cachet_entry *p = prev_file(s, path, strlen(path));
+	struct cachet_file_sig sig = cachet_blob_sig(st);
+	if (!p || !cachet_blob_sig_equal(&p->sig, &sig))
+		return 0;
+	struct cachet_blob_source src = blob_source(s, dfd, name, p->content_type, sidecars);
+	if (!cachet_blob_current(p->blob, &src))
+		return 0;
+	int rc = limits_check(s, path, p->blob->len);
+	if (rc < 0)
+		return rc;
+	cachet_blob_ref(p->blob);
+	rc = entry_add(s, path, p->content_type, p->blob, st, p);
+	return rc < 0 ? rc : 1;
+}
+
+/* Reads a new or changed file through fd (st: its fstat). Bytes equal to a known blob's reuse it
+ * (its ETag and variants): a bundler that rewrites every file costs a read and a hash per file,
+ * not a compression. */
+static int add_file(struct scan *s, int dfd, const char *name, int fd, const char *path,
+                    struct stat *st, unsigned sidecars)
+{
+	int rc = limits_check(s, path, (size_t)st->st_size);
+	if (rc < 0)
+		return rc;
+	const char *type = cachet_mime_type(name, strlen(name));
+	struct cachet_blob_source src = blob_source(s, dfd, name, type, sidecars);
+	src.fd = fd;
+	src.st = st;
+	struct cachet_blob *b, *same;
+	if ((rc = ct_init(s)) < 0 || (rc = cachet_blob_load(&src, &b)) < 0)
+		return fail(s, rc, "cannot read", path);
+	s->reread++;
+	if ((same = ct_find(&s->ct, b))) {
+		cachet_blob_unref(b);
+		cachet_blob_ref(same);
+		b = same;
+	} else if ((rc = ct_insert(&s->ct, b)) < 0) {
+		cachet_blob_unref(b);
+		return fail(s, rc, "out of memory at", path);
+	}
+	const struct cachet_entry *p = prev_file(s, path, strlen(path));
+	if (p && p->blob == b)
+		s->identical++;
+	return entry_add(s, path, type, b, st, p);
 }
 
 /* Adds "/dir/" as a second key of "/dir/index.html", and "/dir" as a 301 to "/dir/". */
@@ -249,62 +589,154 @@ static int add_directory_keys(struct scan *s, const char *dir, size_t index_entr
 		return fail(s, -ENOMEM, "out of memory at", dir);
 	e->path_len = (uint32_t)dlen;
 	e->kind = CACHET_ENTRY_REDIRECT;
-	return block_format(&e->redirect,
-	                    "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
-	                    "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
-	                    dir, s->opt->extra_headers ? s->opt->extra_headers : "");
+	int rc = block_format(s->hb, &e->redirect,
+	                      "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
+	                      "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
+	                      dir, s->opt->extra_headers ? s->opt->extra_headers : "");
+	return rc < 0 ? rc : heads_commit(s->hb, &e->heads);
 }
 
 static int scan_dir(struct scan *s, int dfd, char *path, size_t plen);
 
-/* Whether a symlink at path resolves inside ROOT. */
-static bool link_inside_root(const struct scan *s, int dfd, const char *name)
+/* Whether an open descriptor's file lies inside ROOT (asked of the descriptor, not of a name that
+ * may point elsewhere by now). */
+static bool fd_inside_root(const struct scan *s, int fd)
 {
 	char proc[64], real[PATH_MAX];
-	int fd = openat(dfd, name, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return false;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	bool inside = false;
-	if (realpath(proc, real))
-		inside = strncmp(real, s->root_real, s->root_real_len) == 0 &&
-		         (real[s->root_real_len] == '/' || real[s->root_real_len] == '\0');
-	close(fd);
-	return inside;
+	if (!realpath(proc, real))
+		return false;
+	return strncmp(real, s->root_real, s->root_real_len) == 0 &&
+	       (real[s->root_real_len] == '/' || real[s->root_real_len] == '\0');
 }
 
-/* One directory entry: a regular file is loaded, a directory is descended into. */
-static int scan_one(struct scan *s, int dfd, const struct dirent *de, char *path, size_t plen)
+/* Opens a directory entry that looked like a regular file or a directory (st, from the listing's
+ * stat) and checks what was opened rather than what the name showed a moment earlier: a name
+ * swapped since for a link, a FIFO or a device is never followed, blocked on or read. A link is
+ * followed only when the descriptor it gives lies inside ROOT. O_NONBLOCK: opening a FIFO never
+ * waits for a writer. Returns 1 with *fd open and st its fstat, 0 to skip the entry, or -errno. */
+static int entry_open(const struct scan *s, int dfd, const char *name, bool link, struct stat *st,
+                      int *fd)
 {
-	const char *name = de->d_name;
+	bool dir = S_ISDIR(st->st_mode);
+	if (s->opt->race_hook)
+		s->opt->race_hook(s->opt->race_hook_arg, name, 0);
+	*fd = openat(dfd, name,
+	             O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (link ? 0 : O_NOFOLLOW) |
+	                 (dir ? O_DIRECTORY : 0));
+	if (*fd < 0) /* gone, or swapped for a link, a socket, a non-directory: not served */
+		return errno == ENOENT || errno == ELOOP || errno == ENXIO || errno == ENOTDIR
+		           ? 0
+		           : -errno;
+	int rc = fstat(*fd, st) < 0 ? -errno : 1;
+	if (rc == 1 && ((dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) ||
+	                (link && !fd_inside_root(s, *fd))))
+		rc = 0;
+	if (rc < 1)
+		close(*fd);
+	return rc;
+}
+
+/* A directory's names, sorted: sidecars are found in it rather than by a stat per coding. */
+struct listing {
+	char **name;
+	size_t n, cap;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->name[i]);
+	free(l->name);
+}
+
+/* Reads every name of d but "." and ".." (scan_one decides which dot names are served). */
+static int listing_read(DIR *d, struct listing *l)
+{
+	const struct dirent *de;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 32;
+			char **v = realloc(l->name, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			l->name = v;
+			l->cap = cap;
+		}
+		if (!(l->name[l->n] = strdup(de->d_name)))
+			return -ENOMEM;
+		l->n++;
+	}
+	if (errno != 0)
+		return -errno;
+	if (l->n)
+		qsort(l->name, l->n, sizeof(*l->name), name_cmp);
+	return 0;
+}
+
+/* Codings whose sidecar (name + ".gz" ...) the listing holds. */
+static unsigned sidecars_listed(const struct listing *l, const char *name)
+{
+	unsigned m = 0;
+	char buf[NAME_MAX + 16];
+	const char *key = buf;
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
+		int n = snprintf(buf, sizeof(buf), "%s%s", name, cachet_encoding_suffix(c));
+		if (n > 0 && (size_t)n < sizeof(buf) &&
+		    bsearch(&key, l->name, l->n, sizeof(*l->name), name_cmp))
+			m |= 1u << c;
+	}
+	return m;
+}
+
+/* One directory entry: a regular file is loaded (or taken over unchanged from the previous
+ * generation), a directory is descended into. */
+static int scan_one(struct scan *s, int dfd, const struct listing *l, const char *name, char *path,
+                    size_t plen)
+{
 	size_t nlen = strlen(name);
-	if (name[0] == '.')
-		return 0; /* dotfiles and dot-directories are never served */
+	/* dotfiles and dot-directories are never served, but for ROOT's /.well-known/ (RFC 8615:
+	 * security.txt, assetlinks.json, apple-app-site-association); dot names inside it stay
+	 * hidden */
+	if (name[0] == '.' && !(plen == 0 && strcmp(name, ".well-known") == 0))
+		return 0;
 	if (plen + 1 + nlen >= PATH_MAX)
 		return fail(s, -ENAMETOOLONG, "path too long under", path[0] ? path : "/");
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(s, -errno, "cannot stat", name);
-	if (S_ISLNK(st.st_mode)) {
-		if (!link_inside_root(s, dfd, name) || fstatat(dfd, name, &st, 0) < 0)
-			return 0; /* leaves ROOT, or dangles: never served */
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+	bool link = S_ISLNK(st.st_mode);
+	if (link && fstatat(dfd, name, &st, 0) < 0)
+		return 0; /* dangles */
+	if ((!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+	    (name[0] == '.' && !S_ISDIR(st.st_mode)))
 		return 0;
 	path[plen] = '/';
 	memcpy(path + plen + 1, name, nlen + 1);
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
-	int rc;
-	if (fd < 0)
-		rc = fail(s, -errno, "cannot open", path);
-	else if (S_ISREG(st.st_mode))
-		rc = add_file(s, dfd, name, fd, path, &st);
-	else
-		rc = scan_dir(s, fd, path, plen + 1 + nlen);
-	if (fd >= 0)
-		close(fd);
+	unsigned sidecars = S_ISREG(st.st_mode) ? sidecars_listed(l, name) : 0;
+	int fd = -1,
+	    rc = S_ISREG(st.st_mode) ? reuse_unchanged(s, dfd, name, path, &st, sidecars) : 0;
+	if (rc == 0) {
+		rc = entry_open(s, dfd, name, link, &st, &fd);
+		if (rc < 0) {
+			rc = fail(s, rc, "cannot open", path);
+		} else if (rc == 1) {
+			if (S_ISREG(st.st_mode))
+				rc = add_file(s, dfd, name, fd, path, &st, sidecars);
+			else
+				rc = scan_dir(s, fd, path, plen + 1 + nlen);
+			close(fd);
+		}
+	}
 	path[plen] = '\0';
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static bool on_ancestor_path(const struct scan *s, const struct stat *st)
@@ -336,14 +768,15 @@ static int scan_dir(struct scan *s, int dfd, char *path, size_t plen)
 		s->depth--;
 		return fail(s, -errno, "cannot list", path[0] ? path : "/");
 	}
-	int rc = 0;
 	size_t first = s->n;
-	const struct dirent *de;
-	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL)
-		rc = scan_one(s, dfd, de, path, plen);
-	if (rc == 0 && errno != 0)
-		rc = fail(s, -errno, "cannot list", path[0] ? path : "/");
+	struct listing l = {0};
+	int rc = listing_read(d, &l);
 	closedir(d);
+	if (rc < 0)
+		rc = fail(s, rc, "cannot list", path[0] ? path : "/");
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = scan_one(s, dfd, &l, l.name[i], path, plen);
+	listing_free(&l);
 	s->depth--;
 	for (size_t i = first; rc == 0 && i < s->n; i++) {
 		const struct cachet_entry *e = &s->v[i];
@@ -363,14 +796,37 @@ struct compress_pool {
 	size_t n;
 	atomic_size_t next;
 	atomic_int rc;
+	const atomic_bool *cancel;
 };
 
-/* One compression thread: takes blobs until none is left. Blobs are distinct, so threads never
- * touch the same memory. */
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v and drops repeats; returns how many are left. */
+static size_t blobs_unique(struct cachet_blob **v, size_t n)
+{
+	size_t k = 0;
+	if (n)
+		qsort(v, n, sizeof(struct cachet_blob *), ptr_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	return k;
+}
+
+/* One compression thread: takes blobs until none is left (or it is told to stop). Blobs are
+ * distinct, so threads never touch the same memory. */
 static void *compress_thread(void *arg)
 {
 	struct compress_pool *p = arg;
 	for (;;) {
+		if (p->cancel && atomic_load_explicit(p->cancel, memory_order_relaxed)) {
+			atomic_store(&p->rc, -ECANCELED);
+			return NULL;
+		}
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n)
 			return NULL;
@@ -380,45 +836,63 @@ static void *compress_thread(void *arg)
 	}
 }
 
-/* Compresses every pending variant on up to opt->compress_threads threads (this one included):
- * at start-up a tree of text assets compresses on every core, not one. */
-static int compress_pending(struct scan *s)
+/* Compresses every pending variant of the files among v[0..n) on up to threads threads (this one
+ * included): at start-up a tree of text assets compresses on every core, not one. Returns how
+ * many blobs were compressed, or -errno. */
+static int compress_entries(const struct cachet_entry *v, size_t n, unsigned threads,
+                            const atomic_bool *cancel)
 {
-	struct compress_pool p = {.blobs = calloc(s->n ? s->n : 1, sizeof(struct cachet_blob *))};
-	pthread_t threads[CACHET_COMPRESS_THREADS_MAX];
+	struct compress_pool p = {.blobs = calloc(n ? n : 1, sizeof(struct cachet_blob *)),
+	                          .cancel = cancel};
+	pthread_t tid[CACHET_COMPRESS_THREADS_MAX];
 	unsigned started = 0;
 	if (!p.blobs)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending)
-			p.blobs[p.n++] = s->v[i].blob;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == CACHET_ENTRY_FILE && v[i].blob->pending)
+			p.blobs[p.n++] = v[i].blob;
+	p.n = blobs_unique(p.blobs, p.n); /* a blob shared by paths is compressed once */
 	atomic_init(&p.next, 0);
 	atomic_init(&p.rc, 0);
-	unsigned want = s->opt->compress_threads < CACHET_COMPRESS_THREADS_MAX
-	                    ? s->opt->compress_threads
-	                    : CACHET_COMPRESS_THREADS_MAX;
+	unsigned want =
+	    threads < CACHET_COMPRESS_THREADS_MAX ? threads : CACHET_COMPRESS_THREADS_MAX;
 	while (started + 1 < want && started + 1 < p.n &&
-	       pthread_create(&threads[started], NULL, compress_thread, &p) == 0)
+	       pthread_create(&tid[started], NULL, compress_thread, &p) == 0)
 		started++;
 	compress_thread(&p);
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+		pthread_join(tid[i], NULL);
 	free(p.blobs);
-	return atomic_load(&p.rc);
+	int rc = atomic_load(&p.rc);
+	return rc < 0 ? rc : (int)(p.n < INT_MAX ? p.n : INT_MAX);
 }
 
-/* After the scan: variants compressed, then every file's blocks formatted. */
-static int entries_finish(struct scan *s)
+/* Formats the blocks of every file that has none that still describe its blob (entries taken
+ * over unchanged keep theirs, shared). */
+static int entries_format(struct scan *s)
 {
-	int rc = compress_pending(s);
-	if (rc < 0)
-		return fail(s, rc, "cannot compress under", "the root");
 	for (size_t i = 0; i < s->n; i++) {
 		struct cachet_entry *e = &s->v[i];
-		if (e->kind == CACHET_ENTRY_FILE && (rc = entry_reprs(e)) < 0)
+		if (e->kind != CACHET_ENTRY_FILE || blocks_current(e))
+			continue;
+		heads_unref(e->heads);
+		e->heads = NULL;
+		int rc = entry_reprs(s->hb, e);
+		if (rc < 0)
 			return fail(s, rc, "cannot format headers for", e->path);
 	}
 	return 0;
+}
+
+/* After the scan: variants compressed (unless deferred), then blocks formatted. */
+static int entries_finish(struct scan *s)
+{
+	if (!s->opt->defer_variants) {
+		int rc = compress_entries(s->v, s->n, s->opt->compress_threads, NULL);
+		if (rc < 0)
+			return fail(s, rc, "cannot compress under", "the root");
+	}
+	return entries_format(s);
 }
 
 static int index_build(struct cachet_store *st)
@@ -452,6 +926,8 @@ static const struct {
     {408, "Request Timeout", "Connection: close\r\n"},
     {412, "Precondition Failed", ""},
     {414, "URI Too Long", "Connection: close\r\n"},
+    /* an unmet Expect: the body the client may still send is not waited for */
+    {417, "Expectation Failed", "Connection: close\r\n"},
     {431, "Request Header Fields Too Large", "Connection: close\r\n"},
     {500, "Internal Server Error", "Connection: close\r\n"},
     {501, "Not Implemented", ""},
@@ -461,19 +937,29 @@ static const struct {
 
 /* Statuses that answer a malformed request say "Connection: close" in their block: what follows
  * on the connection cannot be trusted to start a request (see cachet_reply.close). */
-static int errors_build(struct cachet_store *st)
+static int error_page_format(struct heads_builder *hb, struct cachet_error *e,
+                             const struct cachet_entry *page);
+
+/* The error answers, the 404 from st->error_page when there is one (issue 12). */
+static int errors_build(struct cachet_store *st, struct heads_builder *hb)
 {
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
 		struct cachet_error *e = &st->errors[i];
+		e->status = error_table[i].status;
+		if (e->status == 404 && st->error_page) {
+			int rc = error_page_format(hb, e, st->error_page);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		char body[64];
 		int n = snprintf(body, sizeof(body), "%d %s\n", error_table[i].status,
 		                 error_table[i].reason);
-		e->status = error_table[i].status;
 		e->body = strdup(body);
 		e->body_len = (size_t)n;
 		if (!e->body)
 			return -ENOMEM;
-		int rc = block_format(&e->block,
+		int rc = block_format(hb, &e->block,
 		                      "HTTP/1.1 %d %s\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
 		                      "Content-Type: text/plain; charset=utf-8\r\n"
 		                      "Content-Length: %d\r\n%s",
@@ -481,7 +967,7 @@ static int errors_build(struct cachet_store *st)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return heads_commit(hb, &st->error_heads);
 }
 
 const struct cachet_error *cachet_store_error(const struct cachet_store *st, int status)
@@ -496,59 +982,154 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-			struct cachet_repr *r = &v[i].repr[c];
-			block_free(&r->ok);
-			block_free(&r->partial);
-			block_free(&r->not_modified);
-			block_free(&r->unsatisfiable);
-		}
-		block_free(&v[i].redirect);
+		heads_unref(v[i].heads); /* texts and HPACK twins of its blocks */
+		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
 	}
 	free(v);
 }
 
+static int bundle_pass(struct scan *s);
+
+/* Scans ROOT into s (entries with their blocks). */
+static int scan_root(struct scan *s, const char *root, char *root_real)
+{
+	char path[PATH_MAX] = "";
+	if (!realpath(root, root_real))
+		return fail(s, -errno, "cannot resolve root", root);
+	s->root_real = root_real;
+	s->root_real_len = strlen(root_real);
+	if (s->root_real_len == 1)
+		s->root_real_len = 0; /* ROOT is "/": every path is inside */
+	s->now = (int64_t)time(NULL);
+	int dfd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(s, -errno, "cannot open root", root);
+	int rc = scan_dir(s, dfd, path, 0);
+	close(dfd);
+	/* ---- issue 12: what the bundle says of itself (bundle_pass, at the end of this file) */
+	if (rc == 0)
+		rc = bundle_pass(s);
+	/* ---- */
+	return rc == 0 ? entries_finish(s) : rc;
+}
+
+/* Makes the generation of what s holds (entries pass to it; s->hb is freed). */
+static int store_assemble(struct scan *s, uint64_t generation, const enum cachet_coding *prefs,
+                          unsigned n_prefs, struct cachet_store **out)
+{
+	struct cachet_store *st = calloc(1, sizeof(*st));
+	if (!st) {
+		builder_free(s->hb);
+		entries_free(s->v, s->n);
+		return fail(s, -ENOMEM, "out of memory for", "the store");
+	}
+	atomic_init(&st->refs, 1);
+	st->generation = generation;
+	st->entries = s->v;
+	st->n_entries = s->n;
+	st->files = s->files;
+	st->bytes = s->bytes;
+	st->reread = s->reread;
+	st->identical = s->identical;
+	for (unsigned i = 0; i < n_prefs && st->n_prefs < CACHET_CODING_COUNT; i++)
+		st->prefs[st->n_prefs++] = prefs[i];
+	for (size_t i = 0; i < s->n; i++)
+		st->pending += s->v[i].kind == CACHET_ENTRY_FILE && s->v[i].blob->pending;
+	/* issue 12: its fallback entry and its 404 page (formatted by errors_build) */
+	st->fallback = s->fallback != SIZE_MAX ? &st->entries[s->fallback] : NULL;
+	st->error_page = s->error_page != SIZE_MAX ? &st->entries[s->error_page] : NULL;
+	int rc = index_build(st) < 0 || errors_build(st, s->hb) < 0 ? -ENOMEM : 0;
+	builder_free(s->hb);
+	if (rc < 0) {
+		cachet_store_unref(st);
+		return fail(s, -ENOMEM, "out of memory for", "the index");
+	}
+	*out = st;
+	return 0;
+}
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
 {
-	char root_real[PATH_MAX], path[PATH_MAX] = "";
-	struct scan s = {.prev = prev, .opt = opt, .err = err, .errlen = errlen};
-	if (!realpath(root, root_real))
-		return fail(&s, -errno, "cannot resolve root", root);
-	s.root_real = root_real;
-	s.root_real_len = strlen(root_real);
-	if (s.root_real_len == 1)
-		s.root_real_len = 0; /* ROOT is "/": every path is inside */
-	s.now = (int64_t)time(NULL);
-	int dfd = open(root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return fail(&s, -errno, "cannot open root", root);
-	int rc = scan_dir(&s, dfd, path, 0);
-	close(dfd);
-	if (rc == 0)
-		rc = entries_finish(&s);
-	struct cachet_store *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
-	if (!st) {
+	char root_real[PATH_MAX];
+	struct scan s = {.prev = prev,
+	                 .opt = opt,
+	                 .err = err,
+	                 .errlen = errlen,
+	                 .fallback = SIZE_MAX,
+	                 .error_page = SIZE_MAX};
+	/* the builder is large (every block of an entry at its longest): on the heap, once */
+	s.hb = builder_new();
+	int rc = s.hb ? scan_root(&s, root, root_real)
+	              : fail(&s, -ENOMEM, "out of memory for", "the store");
+	free(s.ct.slot);
+	if (rc < 0) {
+		builder_free(s.hb);
 		entries_free(s.v, s.n);
-		return rc < 0 ? rc : fail(&s, -ENOMEM, "out of memory for", "the store");
+		return rc;
 	}
-	atomic_init(&st->refs, 1);
-	st->generation = opt->generation;
-	st->entries = s.v;
-	st->n_entries = s.n;
-	st->files = s.files;
-	st->bytes = s.bytes;
-	for (unsigned i = 0; i < opt->n_codings && st->n_prefs < CACHET_CODING_COUNT; i++)
-		st->prefs[st->n_prefs++] = opt->codings[i];
-	if (index_build(st) < 0 || errors_build(st) < 0) {
-		cachet_store_unref(st);
-		return fail(&s, -ENOMEM, "out of memory for", "the index");
+	return store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
+}
+
+int cachet_store_compress(const struct cachet_store *st, unsigned threads,
+                          const atomic_bool *cancel)
+{
+	return compress_entries(st->entries, st->n_entries, threads, cancel);
+}
+
+int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
+                        struct cachet_store **out)
+{
+	char err[128];
+	static const struct cachet_store_options none = {0};
+	struct scan s = {.opt = &none,
+	                 .err = err,
+	                 .errlen = sizeof(err),
+	                 .fallback = st->fallback ? (size_t)(st->fallback - st->entries) : SIZE_MAX,
+	                 .error_page =
+	                     st->error_page ? (size_t)(st->error_page - st->entries) : SIZE_MAX};
+	s.hb = builder_new();
+	s.v = calloc(st->n_entries ? st->n_entries : 1, sizeof(*s.v));
+	if (!s.hb || !s.v) {
+		builder_free(s.hb);
+		free(s.v);
+		return -ENOMEM;
 	}
-	*out = st;
-	return 0;
+	s.cap = st->n_entries;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < st->n_entries; i++) {
+		const struct cachet_entry *p = &st->entries[i];
+		struct cachet_entry *e = &s.v[s.n];
+		*e = *p;
+		e->heads = NULL;
+		e->link = NULL;
+		if (!(e->path = strdup(p->path))) {
+			rc = -ENOMEM;
+			break;
+		}
+		s.n++;
+		/* every file's blocks formatted anew, none shared: the generation this one replaces
+		 * then goes with all of its blocks, and whole chunks go back to the allocator */
+		if (e->kind == CACHET_ENTRY_FILE)
+			cachet_blob_ref(e->blob);
+		else
+			heads_ref(e->heads = p->heads);
+		if (p->link && !(e->link = strdup(p->link)))
+			rc = -ENOMEM;
+	}
+	s.files = st->files;
+	s.bytes = st->bytes;
+	if (rc == 0)
+		rc = entries_format(&s);
+	if (rc < 0) {
+		builder_free(s.hb);
+		entries_free(s.v, s.n);
+		return rc;
+	}
+	return store_assemble(&s, generation, st->prefs, st->n_prefs, out);
 }
 
 const struct cachet_entry *cachet_store_lookup(const struct cachet_store *st, const char *path,
@@ -578,10 +1159,102 @@ void cachet_store_unref(struct cachet_store *st)
 	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	entries_free(st->entries, st->n_entries);
-	for (size_t i = 0; i < CACHET_N_ERRORS; i++) {
-		block_free(&st->errors[i].block);
+	for (size_t i = 0; i < CACHET_N_ERRORS; i++)
 		free((char *)st->errors[i].body);
-	}
+	heads_unref(st->error_heads);
 	free(st->index);
 	free(st);
+}
+
+/* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
+
+/* After the scan, before the blocks are formatted: the files a bundler manifest names get the
+ * immutable policy (manifest.c). */
+/* One warning line per glob that matches no file: a glob that silently matches nothing (a typo,
+ * or a path the user meant relative to somewhere else) looked like it worked. */
+static void warn_unmatched(const struct scan *s, const char *option, const char *const *globs,
+                           unsigned n)
+{
+	for (unsigned g = 0; g < n; g++) {
+		size_t i = 0;
+		while (i < s->n &&
+		       !(s->v[i].kind == CACHET_ENTRY_FILE &&
+		         cachet_cache_policy_glob_match(globs[g], s->v[i].path, s->v[i].path_len)))
+			i++;
+		if (i == s->n)
+			fprintf(stderr, "cachet: warning: %s '%s' matches no file under %s\n",
+			        option, globs[g], s->root_real);
+	}
+}
+
+/* The file entry of store key path among the scanned entries ("/dir/" resolved to its index),
+ * or SIZE_MAX. A linear search: the index does not exist yet, and this runs twice a build. */
+static size_t scanned_file(const struct scan *s, const char *path)
+{
+	size_t len = strlen(path);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cachet_entry *e = &s->v[i];
+		if (e->path_len != len || memcmp(e->path, path, len) != 0)
+			continue;
+		if (e->kind == CACHET_ENTRY_ALIAS)
+			return e->alias_target;
+		return e->kind == CACHET_ENTRY_FILE ? i : SIZE_MAX;
+	}
+	return SIZE_MAX;
+}
+
+/* A --fallback or --error-page file that is not there fails the build: at start-up cachet
+ * exits 2, on a rescan the old generation keeps serving (its page included). */
+static int required_file(struct scan *s, const char *option, const char *path, size_t *at)
+{
+	*at = SIZE_MAX;
+	if (!path)
+		return 0;
+	*at = scanned_file(s, path);
+	if (*at != SIZE_MAX)
+		return 0;
+	snprintf(s->err, s->errlen, "%s %s: no such file under %s", option, path, s->root_real);
+	return -ENOENT;
+}
+
+static int bundle_pass(struct scan *s)
+{
+	const struct cachet_cache_policy *p = s->opt->cache;
+	int rc = cachet_manifest_apply(s->root_real, s->v, s->n, p);
+	if (rc < 0)
+		return fail(s, rc, "cannot read the manifests under", "the root");
+	if (p) {
+		warn_unmatched(s, "--cache-immutable", p->globs, p->n_globs);
+		warn_unmatched(s, "--cache-revalidate", p->revalidate_globs, p->n_revalidate);
+	}
+	if (s->opt->link_preload && cachet_link_preload_apply(s->v, s->n) < 0)
+		return fail(s, -ENOMEM, "out of memory for", "the preload links");
+	if ((rc = required_file(s, "--fallback", s->opt->fallback, &s->fallback)) < 0 ||
+	    (rc = required_file(s, "--error-page 404=", s->opt->error_page, &s->error_page)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The 404 answer with the --error-page file as its body: its own Content-Type, status 404, no
+ * Cache-Control (never the immutable policy), formatted with the other errors (errors_build). The
+ * body is a copy, owned by the error like the plain text it replaces (freed in
+ * cachet_store_unref). */
+static int error_page_format(struct heads_builder *hb, struct cachet_error *e,
+                             const struct cachet_entry *page)
+{
+	char *body = malloc(page->blob->len ? page->blob->len : 1);
+	if (!body)
+		return -ENOMEM;
+	memcpy(body, page->blob->data, page->blob->len);
+	int rc = block_format(hb, &e->block,
+	                      "HTTP/1.1 404 Not Found\r\nDate: " EPOCH_DATE "\r\nServer: cachet\r\n"
+	                      "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	                      page->content_type, page->blob->len);
+	if (rc < 0) {
+		free(body);
+		return rc;
+	}
+	e->body = body;
+	e->body_len = page->blob->len;
+	return 0;
 }

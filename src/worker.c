@@ -40,6 +40,7 @@
 #include "h1.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <sched.h>
 #include <stdio.h>
@@ -81,10 +82,12 @@ enum op {
 #ifndef RECV_BUF_COUNT
 #define RECV_BUF_COUNT 512u
 #endif
-#define BUF_GROUP     0
-#define SQ_ENTRIES    1024u
-#define CQ_ENTRIES    16384u
-#define TICK_NS       250000000L         /* timer resolution: timeouts fire 0-250 ms late */
+#define BUF_GROUP  0
+#define SQ_ENTRIES 1024u
+#define CQ_ENTRIES 16384u
+#define TICK_NS    250000000L /* timer resolution: timeouts fire 0-250 ms late */
+/* Draining, an idle HTTP/1.1 connection is closed once it has been idle this long. */
+#define DRAIN_IDLE_MS 2000u
 #define STOP_GRACE_NS (4500LL * 1000000) /* finish in-flight responses within this on stop */
 /* Out of descriptors (or memory), accept() fails until something closes: accepting stops this
  * long instead of failing at once again and again (nginx pauses the same way). */
@@ -214,6 +217,7 @@ static void conn_maybe_free(struct worker *w, struct conn *c)
 	c->body = NULL;
 	c->seq++;
 	c->flags = 0;
+	cachet_metrics_add(&w->pub->obs.metrics->closed, 1); /* observe */
 	c->next = w->free_head;
 	w->free_head = conn_slot(w, c);
 	w->live--;
@@ -495,6 +499,8 @@ static bool proto_choose(struct worker *w, struct conn *c, const char *data, siz
 	if (n < PREFACE_LINE_LEN)
 		return false;
 	c->h2 = cachet_h2_new(&w->h2env);
+	if (c->h2)
+		cachet_h2_set_remote(c->h2, &c->remote); /* observe: the log lines' peer */
 	c->proto = PROTO_H2;
 	return true;
 }
@@ -585,6 +591,8 @@ static void accept_resume(struct worker *w)
 	}
 }
 
+static void conn_adopt(struct worker *w, int fd);
+
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -597,16 +605,28 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	accept_want(w);
+	conn_adopt(w, cqe->res);
+}
+
+/* A socket accepted (by the multishot accept, or by stop_begin emptying the queue) becomes a
+ * connection; over --max-connections it is closed at once. Draining, it still gets its answer
+ * (with Connection: close): the client connected before the listener closed. */
+static void conn_adopt(struct worker *w, int fd)
+{
 	uint32_t slot;
-	struct conn *c = w->stopping ? NULL : conn_alloc(w, &slot);
-	if (!c) { /* over --max-connections, or stopping: refuse cleanly */
+	struct conn *c = conn_alloc(w, &slot);
+	cachet_metrics_add(c ? &w->pub->obs.metrics->accepted : &w->pub->obs.metrics->rejected,
+	                   1); /* observe */
+	if (!c) {              /* over --max-connections: refuse cleanly */
 		struct io_uring_sqe *sqe = sqe_get(w);
-		io_uring_prep_close(sqe, cqe->res);
+		io_uring_prep_close(sqe, fd);
 		io_uring_sqe_set_data64(sqe, ud_make(OP_CLOSE_RAW, 0, 0));
 		return;
 	}
-	c->fd = cqe->res;
+	c->fd = fd;
 	c->flags |= OPEN;
+	if (w->pub->obs.log)
+		cachet_observe_remote(c->fd, &c->remote); /* observe: for the log lines */
 	c->t_prev = c->t_next = NIL;
 	timer_set(w, c, T_HEADER);
 	recv_arm(w, c);
@@ -703,6 +723,12 @@ static void on_send(struct worker *w, struct conn *c, const struct io_uring_cqe 
  * idle keep-alive connection, or one whose client stopped reading, is closed. */
 static void timeout_fire(struct worker *w, struct conn *c, enum timer_kind kind)
 {
+	static const enum cachet_metrics_timeout counted[T_KINDS] = {
+	    [T_HEADER] = CACHET_TIMEOUT_HEADER,
+	    [T_IDLE] = CACHET_TIMEOUT_IDLE,
+	    [T_SEND] = CACHET_TIMEOUT_SEND,
+	};
+	cachet_metrics_add(&w->pub->obs.metrics->timeouts[counted[kind]], 1); /* observe */
 	if (c->h2) {
 		h2_timeout(w, c, kind);
 		return;
@@ -723,6 +749,27 @@ static void timers_expire(struct worker *w)
 			timer_unlink(w, c);
 			timeout_fire(w, c, (enum timer_kind)k);
 		}
+	}
+}
+
+/* Draining, at each tick: HTTP/1.1 connections idle for DRAIN_IDLE_MS are closed (a keep-alive
+ * one since its last answer, a new one since it was accepted). A client that has been quiet this
+ * long is unlikely to be sending at that moment; one that sends sooner gets its answer with
+ * Connection: close. HTTP/2 connections end with their GOAWAY. */
+static void drain_idle(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->used_conns; i++) {
+		struct conn *c = &w->conns[i];
+		if (!(c->flags & OPEN) || (c->flags & CLOSING) || c->h2)
+			continue;
+		bool idle = c->t_kind == T_IDLE ||
+		            (c->t_kind == T_HEADER && c->in_len == 0 && !c->discard &&
+		             !(c->flags & SKIP_CHUNKED) && !c->out_len);
+		/* the timer was set timeout_ms[kind] before its deadline: that is when it went idle
+		 */
+		uint32_t since = c->t_deadline - w->timeout_ms[c->t_kind];
+		if (idle && (int32_t)(w->now_ms - since) >= (int32_t)DRAIN_IDLE_MS)
+			conn_close(w, c);
 	}
 }
 
@@ -756,6 +803,10 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 		tick_arm(w);
 		timers_expire(w);
 		accept_resume(w);
+		if (w->stopping)
+			drain_idle(w);
+		if (w->pub->obs.log) /* observe: a quiet worker's lines go out within a second */
+			cachet_accesslog_seal(w->pub->obs.log);
 		return;
 	case OP_CLOSE_RAW:
 	case OP_CANCEL:
@@ -879,6 +930,7 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	atomic_store_explicit(&pub->gen_seen, w->gen->generation, memory_order_release);
 	cachet_httpdate_cache_refresh(&w->date);
 	w->h2env = (struct cachet_h2_env){.worker = w,
+	                                  .obs = &pub->obs,
 	                                  .gen = w->gen,
 	                                  .date = w->date.text,
 	                                  .now_ms = w->now_ms,
@@ -903,16 +955,29 @@ bool cachet_worker_zerocopy_supported(void)
 	return ok;
 }
 
-/* Graceful stop, first step: no new connections; idle ones close now, busy ones after their
- * response (emit() adds Connection: close while stopping). */
+/* Graceful stop (drain), first step: no new connections. Each HTTP/1.1 connection closes after
+ * its next answer (which carries Connection: close), idle ones after a grace (drain_idle); each
+ * HTTP/2 one gets GOAWAY and ends when its streams are done. */
 static void stop_begin(struct worker *w)
 {
 	w->stopping = true;
 	w->stop_deadline = cachet_clock_coarse_ns() + STOP_GRACE_NS;
 	/* shutdown() takes the socket out of LISTEN at once. Cancelling the multishot accept is not
 	 * enough: the ring is torn down asynchronously after exit, and until then the accept's file
-	 * reference keeps the socket listening and the kernel keeps completing handshakes. */
-	shutdown(w->pub->listen_fd, SHUT_RDWR);
+	 * reference keeps the socket listening and the kernel keeps completing handshakes. What
+	 * the kernel already queued is taken first: closing a listener resets the connections in
+	 * its queue (with --replace new ones go to the new server by now: service.c steers them).
+	 * A socket systemd passed is left alone: systemd keeps it for the next start. */
+	if (!w->pub->listen_shared) {
+		int fd, flags = fcntl(w->pub->listen_fd, F_GETFL);
+		if (flags >= 0 && fcntl(w->pub->listen_fd, F_SETFL, flags | O_NONBLOCK) == 0)
+			for (uint32_t n = 0;
+			     n < w->n_conns &&
+			     (fd = accept4(w->pub->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;
+			     n++)
+				conn_adopt(w, fd);
+		shutdown(w->pub->listen_fd, SHUT_RDWR);
+	}
 	struct io_uring_sqe *sqe = sqe_get(w);
 	io_uring_prep_cancel64(sqe, ud_make(OP_ACCEPT, 0, 0), 0);
 	io_uring_sqe_set_data64(sqe, ud_make(OP_CANCEL, 0, 0));
@@ -931,6 +996,8 @@ static void stop_begin(struct worker *w)
 
 static void worker_cleanup(struct worker *w)
 {
+	if (w->pub->obs.log) /* observe: the last lines, written by the writer's final pass */
+		cachet_accesslog_seal(w->pub->obs.log);
 	for (uint32_t i = 0; i < w->used_conns; i++) {
 		struct conn *c = &w->conns[i];
 		if ((c->flags & OPEN) && !(c->flags & CLOSING))
@@ -975,6 +1042,8 @@ static void worker_loop(struct worker *w)
 		cachet_httpdate_cache_refresh(&w->date);
 		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 		w->h2env.now_ms = w->now_ms;
+		if (w->pub->obs.log) /* observe: request durations */
+			w->turn_ns = cachet_clock_mono_ns();
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -991,7 +1060,8 @@ static void worker_loop(struct worker *w)
 		gen_follow(w);
 		if (!w->stopping && atomic_load_explicit(&sh->stopping, memory_order_relaxed))
 			stop_begin(w);
-		if (w->stopping && (w->live == 0 || cachet_clock_coarse_ns() > w->stop_deadline))
+		if (w->stopping && ((w->live == 0 && !w->accept_armed) ||
+		                    cachet_clock_coarse_ns() > w->stop_deadline))
 			return;
 	}
 }

@@ -270,6 +270,19 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+    /* --fallback, --error-page: a file inside ROOT; 404 the only status */
+    {{"--fallback", "../index.html"}, {"--fallback", "inside ROOT"}},
+    {{"--fallback", "/a/../../x.html"}, {"--fallback", NULL}},
+    {{"--fallback", "/"}, {"--fallback", NULL}},
+    {{"--fallback", "/app/"}, {"--fallback", NULL}},
+    {{"--fallback", ""}, {"--fallback", NULL}},
+    {{"--fallback", "/%2e%2e/x"}, {"--fallback", NULL}},
+    {{"--error-page", "500=/500.html"}, {"--error-page", "'500=/500.html'"}},
+    {{"--error-page", "abc=/x.html"}, {"--error-page", NULL}},
+    {{"--error-page", "/404.html"}, {"--error-page", NULL}},
+    {{"--error-page", "4040=/x.html"}, {"--error-page", NULL}},
+    {{"--error-page", "404=../404.html"}, {"--error-page", "inside ROOT"}},
+    {{"--error-page", "404="}, {"--error-page", NULL}},
     /* --threads */
     {{"--threads", "0"}, {"--threads", "'0'"}},
     {{"--threads", "-1"}, {"--threads", "'-1'"}},
@@ -305,7 +318,7 @@ static const struct bad_case bad_cases[] = {
     {{"--watch-debounce", "soon"}, {"--watch-debounce", NULL}},
     {{"--watch-debounce", ""}, {"--watch-debounce", NULL}},
     {{"--watch=1"}, {"unknown option", NULL}},
-    /* --cache-default: no control character of any kind (it goes into every head) */
+    /* --cache-default: no control character but HTAB (it goes into every head) */
     {{"--cache-default", ""}, {"--cache-default", NULL}},
     {{"--cache-default", "max-age=1\r\nX: y"}, {"--cache-default", "control"}},
     {{"--cache-default", "max-age=1\x01"}, {"--cache-default", "control"}},
@@ -431,6 +444,64 @@ static void test_zerocopy_min(void **state)
 	}
 }
 
+/* --fallback / --error-page become store keys; --link-preload a flag; all reach the store
+ * options. */
+static void test_spa_options(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	const char *none[] = {NULL};
+	assert_int_equal(parse(&cfg, none, err, sizeof(err)), 0);
+	struct cachet_store_options o;
+	cachet_config_store_options(&cfg, &o);
+	assert_null(o.fallback);
+	assert_null(o.error_page);
+	assert_false(o.link_preload);
+	const char *args[] = {"--fallback",     "index.html",
+	                      "--error-page",   "404=/errors/./404.html",
+	                      "--link-preload", NULL};
+	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
+	assert_string_equal(cfg.fallback, "/index.html");
+	assert_string_equal(cfg.error_page, "/errors/404.html");
+	cachet_config_store_options(&cfg, &o);
+	assert_string_equal(o.fallback, "/index.html");
+	assert_string_equal(o.error_page, "/errors/404.html");
+	assert_true(o.link_preload);
+}
+
+/* Issue 13's options: the log, its format, the metrics address (never the content one), replace. */
+static void test_ops_options(void **state)
+{
+	(void)state;
+	struct cachet_config cfg;
+	char err[256];
+	const char *none[] = {NULL};
+	assert_int_equal(parse(&cfg, none, err, sizeof(err)), 0);
+	assert_null(cfg.access_log);
+	assert_null(cfg.metrics_listen);
+	assert_false(cfg.replace);
+	const char *on[] = {"--access-log", "-",         "--log-format",
+	                    "json",         "--metrics", "127.0.0.1:9090",
+	                    "--replace",    NULL};
+	assert_int_equal(parse(&cfg, on, err, sizeof(err)), 0);
+	assert_string_equal(cfg.access_log, "-");
+	assert_int_equal(cfg.log_format, CACHET_LOG_JSON);
+	assert_true(cfg.replace);
+	check_addr(&cfg.metrics_addr, cfg.metrics_addr_len, AF_INET, "127.0.0.1", 9090);
+	const char *same[] = {"--listen", "127.0.0.1:8080", "--metrics", "127.0.0.1:8080", NULL};
+	assert_int_equal(parse(&cfg, same, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "content address"));
+	const char *both0[] = {"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", NULL};
+	assert_int_equal(parse(&cfg, both0, err, sizeof(err)), 0);
+	const char *badfmt[] = {"--log-format", "common", NULL};
+	assert_int_equal(parse(&cfg, badfmt, err, sizeof(err)), -EINVAL);
+	const char *badm[] = {"--metrics", "nowhere", NULL};
+	assert_int_equal(parse(&cfg, badm, err, sizeof(err)), -EINVAL);
+	const char *nopid[] = {"--replace", "--pid-file", "", NULL};
+	assert_int_equal(parse(&cfg, nopid, err, sizeof(err)), -EINVAL);
+}
+
 /* --cache-immutable / --cache-revalidate / --cache-default land in cfg.cache, which the policy
  * module reads as is: a revalidate glob beats both the hash rule and an immutable glob. */
 static void test_cache_options(void **state)
@@ -445,6 +516,11 @@ static void test_cache_options(void **state)
 	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
 	assert_int_equal(cfg.cache.n_globs, 1);
 	assert_int_equal(cfg.cache.n_revalidate, 2);
+	/* HTAB is the one control character a field value may hold (RFC 9110 §5.5) */
+	static const char *const tab[] = {"--cache-default", "max-age=60,\tpublic", NULL};
+	assert_int_equal(parse(&cfg, tab, err, sizeof(err)), 0);
+	assert_string_equal(cfg.cache.default_value, "max-age=60,\tpublic");
+	assert_int_equal(parse(&cfg, args, err, sizeof(err)), 0);
 	static const struct {
 		const char *path, *want;
 	} cases[] = {
@@ -592,7 +668,9 @@ int main(void)
 	    cmocka_unit_test(test_rejected),
 	    cmocka_unit_test(test_option_errors_name_option),
 	    cmocka_unit_test(test_zerocopy_min),
+	    cmocka_unit_test(test_ops_options),
 	    cmocka_unit_test(test_cache_options),
+	    cmocka_unit_test(test_spa_options),
 	    cmocka_unit_test(test_add_header),
 	    cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_usage),

@@ -190,7 +190,8 @@ static const char *const invalid[] = {
     "Sun, 06 Nov 1994 08:49:37 GMT\r\n",
 };
 
-/* RFC 9110 §5.6.7: a two-digit year more than 50 years ahead of now is in the past century. */
+/* RFC 9110 §5.6.7: a two-digit year whose date is more than 50 years ahead of now is in the
+ * past century. */
 static void test_rfc850_fifty_years(void **state)
 {
 	static const struct {
@@ -204,6 +205,13 @@ static void test_rfc850_fifty_years(void **state)
 	    {1795737600, "Thursday, 01-Jan-70 00:00:00 GMT", 3155760000},
 	    {1795737600, "Tuesday, 31-Dec-69 23:59:59 GMT", 3155759999},
 	    {1795737600, "Sunday, 06-Nov-94 08:49:37 GMT", 784111777},
+	    /* the whole date counts, not the year alone: 50 years to the second is still ahead,
+	     * one second or one month more is in the past */
+	    {1795737600, "Friday, 27-Nov-76 00:00:00 GMT", 3373660800},
+	    {1795737600, "Friday, 27-Nov-76 00:00:01 GMT", 217900801},
+	    {1795737600, "Tuesday, 31-Dec-76 23:59:59 GMT", 220924799},
+	    {1795737600 + 43200, "Friday, 27-Nov-76 12:00:00 GMT", 3373704000},
+	    {1795737600 + 43200, "Friday, 27-Nov-76 12:00:01 GMT", 217944001},
 	    /* now 1995-01-01: 44 is 2044, 45 is 2045 (50 years), 46 is 1946 */
 	    {788918400, "Saturday, 01-Jan-44 00:00:00 GMT", 2335219200},
 	    {788918400, "Sunday, 01-Jan-45 00:00:00 GMT", 2366841600},

@@ -60,6 +60,7 @@ static int group_setup(void **state)
 	put("dir/b.css", "b{}\n");
 	put_dir("noindex");
 	put("noindex/c.txt", "c\n");
+	put("404.html", "<h1>not here</h1>\n");
 	struct cachet_store_options opt = {.generation = 7};
 	char err[256];
 	if (cachet_store_build(base, NULL, &opt, &store, err, sizeof(err)) < 0) {
@@ -203,6 +204,19 @@ static const struct select_case select_cases[] = {
     {"GET /dir/../../a.txt" H END, 400, NULL, B_ERROR, true},
     {"GET /%%00" H END, 400, NULL, B_ERROR, true},
     {"HEAD /../x" H END, 400, NULL, B_NONE, true},
+    /* 55: Expect (RFC 9110 §10.1.1): answered at once, closed after when a body may follow */
+    {"GET /a.txt" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 200, "/a.txt", B_FILE,
+     true},
+    {"GET /a.txt" H "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n" END, 200, "/a.txt",
+     B_FILE, true},
+    {"POST /a.txt" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 405, NULL, B_ERROR, true},
+    {"GET /missing" H "Expect: 100-continue\r\nContent-Length: 5\r\n" END, 404, NULL, B_ERROR,
+     true},
+    {"GET /a.txt" H "Expect: 100-continue\r\n" CL0 END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H "Expect: 100-continue\r\n" END, 200, "/a.txt", B_FILE, false},
+    {"GET /a.txt" H "Expect: 200-ok\r\n" END, 417, NULL, B_ERROR, true},
+    {"HEAD /a.txt" H "Expect: 200-ok\r\n" END, 417, NULL, B_NONE, true},
+    {"GET /a.txt HTTP/1.0\r\nExpect: 200-ok\r\n" END, 200, "/a.txt", B_FILE, false},
 };
 
 static void check_select(size_t i, const struct select_case *c)
@@ -547,6 +561,85 @@ static void test_parse_error_heads_say_close(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* ---- --fallback and --error-page ---- */
+
+static void expect_reply(const struct cachet_store *st, const char *req_text, int status,
+                         const struct cachet_block *head, const void *body, size_t body_len)
+{
+	struct cachet_request req;
+	struct cachet_reply r;
+	parse_ok(req_text, &req);
+	cachet_response_select(st, &req, &r, NULL);
+	if (r.status != status)
+		fail_msg("%s: status %d, want %d", req_text, r.status, status);
+	if (head)
+		assert_ptr_equal(r.head, head);
+	assert_int_equal(r.body_len, body_len);
+	if (body_len)
+		assert_memory_equal(r.body, body, body_len);
+}
+
+static void test_fallback_and_error_page(void **state)
+{
+	(void)state;
+	struct cachet_store_options opt = {
+	    .generation = 8, .fallback = "/index.html", .error_page = "/404.html"};
+	struct cachet_store *st;
+	char err[256], buf[512];
+	assert_int_equal(cachet_store_build(base, NULL, &opt, &st, err, sizeof(err)), 0);
+	const struct cachet_entry *idx = cachet_store_lookup(st, "/index.html", 11);
+	const struct cachet_repr *rep = &idx->repr[CACHET_CODING_IDENTITY];
+	const struct cachet_error *nf = cachet_store_error(st, 404);
+	static const char page[] = "<h1>not here</h1>\n";
+	assert_ptr_equal(st->fallback, idx);
+	/* client-side routes: the fallback's own 200, 304 */
+	expect_reply(st, "GET /dashboard/settings" H END, 200, &rep->ok, rep->body, rep->body_len);
+	expect_reply(st, "GET /app/" H END, 200, &rep->ok, rep->body, rep->body_len);
+	expect_reply(st, "GET /noindex/" H END, 200, &rep->ok, rep->body, rep->body_len);
+	expect_reply(st, "GET /route?x=1.js" H END, 200, &rep->ok, rep->body, rep->body_len);
+	expect_reply(st, "HEAD /dashboard" H END, 200, &rep->ok, NULL, 0);
+	snprintf(buf, sizeof(buf), "GET /dashboard" H INM "%.*s\r\n" END, (int)rep->etag_len,
+	         rep->etag);
+	expect_reply(st, buf, 304, &rep->not_modified, NULL, 0);
+	/* what stays as it was: files, redirects, extensions, dot paths, methods, traversal */
+	expect_reply(st, "GET /dir" H END, 301, &cachet_store_lookup(st, "/dir", 4)->redirect, NULL,
+	             0);
+	expect_reply(st, "GET /a.txt" H END, 200, NULL, "alpha text\n", 11);
+	expect_reply(st, "GET /assets/app.0ld1234.js" H END, 404, &nf->block, page,
+	             sizeof(page) - 1);
+	expect_reply(st, "GET /missing.txt" H END, 404, &nf->block, page, sizeof(page) - 1);
+	expect_reply(st, "HEAD /missing.txt" H END, 404, &nf->block, NULL, 0);
+	expect_reply(st, "GET /.git/config" H END, 404, &nf->block, page, sizeof(page) - 1);
+	expect_reply(st, "GET /a/.hidden/x" H END, 404, &nf->block, page, sizeof(page) - 1);
+	expect_reply(st, "POST /dashboard" H CL0 END, 405, NULL, "405 Method Not Allowed\n", 23);
+	expect_reply(st, "GET /../x" H END, 400, NULL, "400 Bad Request\n", 16);
+	/* the 404 page: its type and length, no Cache-Control */
+	assert_non_null(strstr(nf->block.text, "HTTP/1.1 404 Not Found\r\n"));
+	assert_non_null(strstr(nf->block.text, "Content-Type: text/html; charset=utf-8\r\n"));
+	assert_non_null(strstr(nf->block.text, "Content-Length: 18\r\n"));
+	assert_null(strstr(nf->block.text, "Cache-Control"));
+	cachet_store_unref(st);
+	/* without the options: a plain 404 */
+	expect_reply(store, "GET /dashboard" H END, 404, NULL, "404 Not Found\n", 14);
+}
+
+static void test_missing_fallback_fails_build(void **state)
+{
+	(void)state;
+	struct cachet_store *st = NULL;
+	char err[256];
+	struct cachet_store_options opt = {.generation = 9, .fallback = "/nope.html"};
+	assert_int_equal(cachet_store_build(base, NULL, &opt, &st, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "--fallback /nope.html: no such file"));
+	opt = (struct cachet_store_options){.generation = 9, .error_page = "/dir"};
+	assert_int_equal(cachet_store_build(base, NULL, &opt, &st, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "--error-page 404= /dir"));
+	opt = (struct cachet_store_options){.generation = 9, .fallback = "/dir/"};
+	assert_int_equal(cachet_store_build(base, NULL, &opt, &st, err, sizeof(err)), 0);
+	assert_ptr_equal(st->fallback, cachet_store_lookup(st, "/dir/index.html", 15));
+	cachet_store_unref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +652,8 @@ int main(void)
 	    cmocka_unit_test(test_error_replies),
 	    cmocka_unit_test(test_error_reply_unknown_status),
 	    cmocka_unit_test(test_parse_error_heads_say_close),
+	    cmocka_unit_test(test_fallback_and_error_page),
+	    cmocka_unit_test(test_missing_fallback_fails_build),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,16 +1,29 @@
 /* chars.h - character classes of RFC 9110 shared by the small parsers (chunked, encoding, path,
- * config, multipart).
- * http_parse.c keeps its own 256-entry tables: it runs on every request. */
+ * config, multipart, range, http_parse). ASCII only: no locale on the request path.
+ * http_parse.c keeps its own 256-entry tables for tchar and field bytes: it runs on every
+ * request. */
 #ifndef CACHET_CHARS_H
 #define CACHET_CHARS_H
 
 #include <stdbool.h>
 #include <string.h>
 
+/** DIGIT. */
+static inline bool cachet_char_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/** ASCII lower-casing, whatever the locale (field names, codings, schemes, range units). */
+static inline char cachet_char_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
 /** ALPHA / DIGIT. */
 static inline bool cachet_char_is_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return cachet_char_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 /** tchar (RFC 9110 §5.6.2): a byte of a token. */

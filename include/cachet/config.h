@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cachet/accesslog.h"
 #include "cachet/cache_policy.h"
 #include "cachet/encoding.h"
+#include "cachet/path.h"
 #include "cachet/sockaddr.h"
 
 #define CACHET_VERSION "0.1.0"
@@ -39,6 +41,8 @@ struct cachet_config {
 	size_t max_memory;        /* content bytes per generation; 0 = no limit */
 	size_t zerocopy_min; /* --zerocopy-min: bodies this large are sent zero-copy; 0 = off */
 	bool watch;          /* --watch: rescan on inotify events */
+	bool replace;        /* --replace: take over from the server named by the pid file */
+	bool link_preload;   /* --link-preload */
 	bool no_http2;       /* --no-http2: the preface is not HTTP/2 (505 as HTTP/1.1) */
 	unsigned header_timeout_s;
 	unsigned keepalive_timeout_s;
@@ -52,6 +56,14 @@ struct cachet_config {
 	unsigned watch_debounce_ms;
 	char headers[CACHET_CONFIG_HEADERS_MAX + 1]; /* --add-header: "Name: value\r\n" each */
 	size_t headers_len;
+	const char *access_log;     /* --access-log FILE ("-": standard output); NULL: off */
+	const char *metrics_listen; /* --metrics HOST:PORT as given; NULL: off */
+	union cachet_sockaddr metrics_addr;
+	socklen_t metrics_addr_len;
+	enum cachet_log_format log_format; /* --log-format */
+	/* single-page apps (issue 12): store keys ("/index.html"), "" when not given */
+	char fallback[CACHET_PATH_MAX];   /* --fallback PATH */
+	char error_page[CACHET_PATH_MAX]; /* --error-page 404=PATH */
 };
 
 /**

@@ -29,11 +29,15 @@
 
 /** What a worker lends every HTTP/2 connection it serves: the transport side of the interface.
  *  One per worker, updated by it each loop turn; connections keep a pointer to it. */
+struct cachet_observe;
+struct cachet_log_remote;
+
 struct cachet_h2_env {
 	void *worker;
-	struct cachet_store *gen; /* the generation answers come from (the worker holds a ref) */
-	const char *date;         /* the current Date value, CACHET_HTTPDATE_LEN bytes */
-	uint32_t now_ms;          /* the worker's monotonic milliseconds */
+	struct cachet_observe *obs; /* where answers are counted and logged; NULL: nowhere */
+	struct cachet_store *gen;   /* the generation answers come from (the worker holds a ref) */
+	const char *date;           /* the current Date value, CACHET_HTTPDATE_LEN bytes */
+	uint32_t now_ms;            /* the worker's monotonic milliseconds */
 	/* Another pin on gen (the current generation or one already pinned), released with unpin:
 	 * taken for each body iovec from queueing until it has been sent. */
 	void (*pin)(void *worker, struct cachet_store *gen);
@@ -46,6 +50,10 @@ struct cachet_h2_env {
 };
 
 struct cachet_h2;
+
+/** The peer address the connection's access-log lines name (it must outlive the connection's
+ *  state: the worker's connection record). */
+void cachet_h2_set_remote(struct cachet_h2 *h, const struct cachet_log_remote *remote);
 
 /** Starts HTTP/2 on a connection whose first bytes are the preface (not yet consumed): queues
  *  the server's SETTINGS. Returns NULL when out of memory. */

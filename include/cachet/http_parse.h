@@ -22,6 +22,13 @@
 /** Returned by cachet_http_parse_request() for a request that must be refused; see *status. */
 #define CACHET_PARSE_ERROR (-74) /* -EBADMSG */
 
+/** What the Expect field asked for (RFC 9110 §10.1.1); ignored in HTTP/1.0. */
+enum cachet_expect {
+	CACHET_EXPECT_NONE,
+	CACHET_EXPECT_CONTINUE, /* 100-continue: the client may wait before sending its body */
+	CACHET_EXPECT_OTHER,    /* an expectation cachet cannot meet: 417 */
+};
+
 enum cachet_method {
 	CACHET_METHOD_GET,
 	CACHET_METHOD_HEAD,
@@ -39,7 +46,8 @@ struct cachet_request {
 
 	struct cachet_span host; /* empty when absent (allowed only in HTTP/1.0) */
 	bool has_content_length;
-	bool chunked; /* a body in the chunked coding follows the head, to be discarded */
+	bool chunked;   /* a body in the chunked coding follows the head, to be discarded */
+	uint8_t expect; /* enum cachet_expect (a byte: it fills padding) */
 	uint64_t content_length; /* body bytes that follow the head, to be discarded */
 
 	struct cachet_field_list if_none_match;
@@ -55,6 +63,9 @@ struct cachet_request {
 	unsigned n_if_range;
 	struct cachet_span range;
 	unsigned n_range;
+	/* For the access log only (first line kept; empty when absent). */
+	struct cachet_span referer;
+	struct cachet_span user_agent;
 };
 
 /**

@@ -16,8 +16,9 @@ void cachet_httpdate_format(int64_t t, char out[CACHET_HTTPDATE_LEN]);
 /**
  * Parses an IMF-fixdate, an RFC 850 date ("Sunday, 06-Nov-94 08:49:37 GMT") or an asctime date
  * ("Sun Nov  6 08:49:37 1994"). Surrounding OWS is allowed; anything else invalid. A two-digit
- * year is read per RFC 9110 §5.6.7: in the century of now (seconds since the epoch), unless
- * that is more than 50 years after now's year, then the century before. Pure: now is given.
+ * year is read per RFC 9110 §5.6.7: the first year from now's (seconds since the epoch) on
+ * with those digits, unless the date is then more than 50 years after now, then the most
+ * recent past year with them. Pure: now is given.
  * Returns 0 and sets *t, or -EINVAL.
  */
 int cachet_httpdate_parse_at(const char *s, size_t len, int64_t now, int64_t *t);

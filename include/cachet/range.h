@@ -55,10 +55,4 @@ size_t cachet_range_format(char *out, size_t cap, uint64_t first, uint64_t last,
  *  cap is too small, as cachet_range_format() does. */
 size_t cachet_range_format_uint(char *out, size_t cap, uint64_t v);
 
-/**
- * Writes the Content-Range value of a 416 (RFC 9110 §14.4: "bytes ", an asterisk, "/", size)
- * and a NUL into out. Returns the length as cachet_range_format() does.
- */
-size_t cachet_range_format_unsatisfied(char *out, size_t cap, uint64_t size);
-
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cachet/config.h"
+#include "cachet/metrics.h"
 #include "cachet/worker.h"
 
 #define CACHET_RELOAD_HELD_MAX 16
@@ -18,17 +19,20 @@ struct cachet_reloader {
 	struct cachet_shared *shared;
 	struct cachet_worker *workers;
 	unsigned n_workers;
+	struct cachet_metrics *metrics; /* set before start; NULL: not counted */
 	pthread_t thread;
 	pthread_mutex_t
 	    lock; /* guards the fields below; taken by the main thread and the reloader */
 	pthread_cond_t cond;
 	bool pending; /* a rescan was asked for; several requests coalesce into one */
 	bool stop;
-	atomic_bool quit; /* set by cachet_reloader_stop before it locks: ends a wait for acks */
+	atomic_bool quit; /* set by cachet_reloader_stop before it locks: ends a wait for acks, and
+	                     background compression between two files */
 
 	/* reloader-thread only */
-	uint64_t generation;
-	uint64_t rescans; /* finished rescans, good or failed */
+	uint64_t generation; /* of the generation last published (every publication has its own) */
+	uint64_t version;    /* the content generation reported: one per rescan, not per variants */
+	uint64_t rescans;    /* finished rescans, good or failed */
 	char status_path[4096];
 	/* generations a worker had not acknowledged leaving (see old_release in reload.c) */
 	struct cachet_store *held[CACHET_RELOAD_HELD_MAX];

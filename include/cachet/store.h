@@ -26,6 +26,10 @@
 /** Longest preformatted block; a block that would be longer fails the build (-E2BIG). */
 #define CACHET_BLOCK_MAX 4096
 
+/** One allocation holding the texts of an entry's blocks (or of a generation's error blocks),
+ *  reference-counted so that an unchanged entry's blocks serve every generation it is part of. */
+struct cachet_heads;
+
 /** A header block formatted once at load. It ends after the last header line's CRLF: the sender
  *  appends the blank line (or a Connection line and the blank line). */
 struct cachet_block {
@@ -67,9 +71,18 @@ struct cachet_entry {
 	const char *cache_control;
 	const char *extra_headers; /* the build's --add-header lines, "" for none */
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
-	struct cachet_repr repr[CACHET_CODING_COUNT];
+	unsigned pending;   /* variants still being compressed when the blocks were formatted: the
+	                       blocks say Vary already, a later generation adds the variants */
+	/* indexed by coding, for the codings in available only: [CACHET_CODING_COUNT] when the
+	 * resource has variants, [1] otherwise; lives in heads, shared with the blocks */
+	struct cachet_repr *repr;
 	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
 	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
+	struct cachet_file_sig sig;   /* the file read for this path (files only) */
+	struct cachet_heads *heads;   /* where the blocks' texts live; may be shared */
+	uint64_t blocks_key; /* what the blocks were made from (policy, Link): see blocks_current */
+	char *
+	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
 
 /** A status cachet answers without a file: a block plus a short text body. */
@@ -81,8 +94,8 @@ struct cachet_error {
 };
 
 /** The statuses with a preformatted error response, in the order of cachet_store.errors. */
-#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 431, 500, 501, 503, 505
-#define CACHET_N_ERRORS       11
+#define CACHET_ERROR_STATUSES 400, 404, 405, 408, 412, 414, 417, 431, 500, 501, 503, 505
+#define CACHET_N_ERRORS       12
 
 struct cachet_store {
 	atomic_uint refs;
@@ -96,6 +109,14 @@ struct cachet_store {
 	struct cachet_error errors[CACHET_N_ERRORS];
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
+	struct cachet_heads *error_heads; /* the texts of errors[] */
+	size_t reread;    /* files opened and read by the build (the others were unchanged) */
+	size_t identical; /* of those, rewritten with the bytes they had: blob and blocks reused */
+	size_t pending;   /* files whose variants are still to compress (cachet_store_compress) */
+	/* --fallback: the entry a missing extension-less GET/HEAD is answered with; NULL: none */
+	const struct cachet_entry *fallback;
+	/* --error-page 404=: the entry whose bytes the 404 answers with; NULL: none */
+	const struct cachet_entry *error_page;
 };
 
 /** Limits for a build. */
@@ -112,6 +133,18 @@ struct cachet_store_options {
 	const char *extra_headers;
 	/* threads compressing variants (at most CACHET_COMPRESS_THREADS_MAX); 0 or 1: this one */
 	unsigned compress_threads;
+	/* serve first, compress after: variants still to make are left pending (the blocks of their
+	 * files say Vary already) for cachet_store_compress() and cachet_store_derive() */
+	bool defer_variants;
+	/* tests only (NULL otherwise): called with a file's name in its directory before it is
+	 * opened (stage 0) and before each read of it (stage 1), to change the file in between */
+	void (*race_hook)(void *arg, const char *name, int stage);
+	void *race_hook_arg;
+	/* issue 12: store keys of the --fallback file and the --error-page 404 file (NULL: none;
+	 * a build fails when one is missing), and whether HTML files get a preload Link field */
+	const char *fallback;
+	const char *error_page;
+	bool link_preload;
 };
 
 #define CACHET_COMPRESS_THREADS_MAX 64
@@ -125,6 +158,25 @@ struct cachet_store_options {
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen);
+
+/**
+ * Compresses the variants st's files still lack (a build with defer_variants), on up to threads
+ * threads (this one included); stops early with -ECANCELED once *cancel (may be NULL) is set.
+ * Touches only the blobs' variant fields, which no generation's entries point to yet: call it on
+ * the thread that builds generations, never two at once. Returns how many blobs it compressed,
+ * or -errno.
+ */
+int cachet_store_compress(const struct cachet_store *st, unsigned threads,
+                          const atomic_bool *cancel);
+
+/**
+ * Builds a new generation (one reference held by the caller) with st's files and the variants
+ * compressed since st was built: entries that gained variants get new blocks (same identity
+ * ETag; Vary kept where variants exist, dropped where none was worth keeping), the others share
+ * st's. Returns 0 or -errno.
+ */
+int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
+                        struct cachet_store **out);
 
 /** Finds the entry for a normalized path, or NULL. Lock-free; safe from any thread holding a ref.
  */

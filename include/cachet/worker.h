@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cachet/observe.h"
 #include "cachet/store.h"
 
 /** State shared by every worker and the main/reload threads. Written rarely, read each loop turn.
@@ -29,10 +30,12 @@ struct cachet_shared {
 /** What the main thread knows about a worker; the worker's private state lives in worker.c. */
 struct cachet_worker {
 	unsigned id;
-	int cpu;       /* pinned to this CPU; -1: not pinned */
-	int listen_fd; /* owned by the worker once started */
-	int wake_fd;   /* eventfd: written by others to make the worker look at cachet_shared;
-	                * owned by the worker's start/join, -1 once joined */
+	int cpu;                   /* pinned to this CPU; -1: not pinned */
+	int listen_fd;             /* owned by the worker once started */
+	bool listen_shared;        /* a duplicate of a socket systemd passed: never shut it down */
+	struct cachet_observe obs; /* where this worker counts and logs (issue 13) */
+	int wake_fd; /* eventfd: written by others to make the worker look at cachet_shared;
+	              * owned by the worker's start/join, -1 once joined */
 	struct cachet_shared *shared;
 	/* Generation number the worker serves from, stored after it took its reference. */
 	atomic_uint_fast64_t gen_seen;

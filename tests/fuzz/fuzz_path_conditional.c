@@ -7,7 +7,9 @@
  *   S  If-Modified-Since            U  If-Unmodified-Since
  *   R  If-Range                     V  picks the validators: V0, V1, V2 (else from the size)
  * Field lines beyond CACHET_FIELD_LINES_MAX are counted as dropped, as the parser does. Every
- * value is copied into its own heap block of exactly its length, so an over-read is caught.
+ * value is copied into its own heap block of exactly its length, so an over-read is caught: the
+ * fuzz build compiles the library itself with ASan (cachet_core_fuzz in meson.build); without
+ * that, only reads made by this file would be checked.
  *
  * Path invariants: the result is a length or -EINVAL / -ENAMETOOLONG; a length fits the buffer,
  * the text is NUL-terminated there, starts with '/', has no "//", "/./", "/../", does not end in
