@@ -193,7 +193,8 @@ static void request(struct fix *f, uint32_t id, const char *method, const char *
 	    {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
 	    NV(":authority", "localhost"),
 	};
-	memcpy(nv + 4, extra, n_extra * sizeof(*nv));
+	if (n_extra) /* extra may be NULL: memcpy's arguments must not be, even for 0 bytes */
+		memcpy(nv + 4, extra, n_extra * sizeof(*nv));
 	uint8_t blk[4096];
 	size_t k = encode(f, nv, 4 + n_extra, blk, sizeof(blk));
 	send_frame(f, CACHET_H2_HEADERS, flags | CACHET_H2_END_HEADERS, id, blk, (uint32_t)k);
