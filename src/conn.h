@@ -73,6 +73,7 @@ enum conn_flag {
 	OPEN = 1u << 8,             /* the slot holds an accepted connection (until freed) */
 	SKIP_CHUNKED = 1u << 10,    /* a chunked request body is being skipped (chunk says where) */
 	PEER_EOF = 1u << 11,        /* the peer is done sending: answer what it sent, then close */
+	ANSWERED = 1u << 12,        /* HTTP/1.1: an answer has been queued on this connection */
 };
 
 struct conn {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cachet/http_parse.h"
 
@@ -55,6 +56,30 @@ static int multipart_next(struct worker *w, struct conn *c)
 
 /* ---- answering ---- */
 
+/* Whether a connection's first line is three tokens with no HTTP version at the end, as
+ * "INVALID CONNECTION PREFACE": not HTTP/1.x at all, most likely an HTTP/2 client whose preface
+ * went wrong (a connection error for RFC 9113 §3.4, and h2spec 3.5 #2 expects the connection
+ * closed without anything an HTTP/2 client would misread as frames). RFC 9112 §3 lets a server
+ * not answer an invalid request line; every other malformed request still gets its 400. */
+static bool not_http(const char *buf, size_t len)
+{
+	const char *eol = memchr(buf, '\n', len);
+	if (!eol)
+		return false;
+	size_t n = (size_t)(eol - buf);
+	if (n && buf[n - 1] == '\r')
+		n--;
+	const char *sp1 = memchr(buf, ' ', n);
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(buf + n - sp1 - 1)) : NULL;
+	if (!sp2 || sp2 == sp1 + 1 || sp1 == buf)
+		return false;
+	const char *v = sp2 + 1;
+	size_t vlen = (size_t)(buf + n - v);
+	if (vlen == 0 || memchr(v, ' ', vlen))
+		return false; /* not three tokens */
+	return vlen < 4 || strncasecmp(v, "HTTP", 4) != 0;
+}
+
 static bool out_has_room(const struct conn *c)
 {
 	return !c->body && !c->mp && (!c->out || IO_BUF_SIZE - c->out_len >= HEAD_ROOM);
@@ -66,6 +91,7 @@ static bool emit(struct worker *w, struct conn *c, const struct cachet_reply *r,
 {
 	if (!c->out && !(c->out = pool_get(w)))
 		return false;
+	c->flags |= ANSWERED;
 	c->out_len += (uint32_t)cachet_response_write_head(r, req, w->stopping, w->date.text,
 	                                                   c->out + c->out_len);
 	if (r->multipart) { /* the parts follow the head, one send each: multipart_next() */
@@ -140,6 +166,11 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 			break;
 		}
 		c->in_seen = 0;
+		if (n == CACHET_PARSE_ERROR && !(c->flags & ANSWERED) &&
+		    not_http(buf + off, len - off)) {
+			conn_close(w, c); /* not HTTP/1.x: no answer it could read */
+			return len;
+		}
 		if (n == CACHET_PARSE_ERROR) {
 			req.keep_alive = false;
 			req.minor_version = 1;

@@ -40,9 +40,8 @@
 #include "cachet/multipart.h"
 #include "cachet/response.h"
 
-#define OBUF_SIZE      65536u /* output buffer: frames and copied bodies */
-#define OUT_RESERVE    16384u /* room kept free before a frame is read (one answer's worst) */
-#define COPY_MAX       4096u  /* bodies up to this are copied into the output (one iovec less) */
+#define OUT_RESERVE    8192u /* room kept free before a frame is read (one answer's worst) */
+#define COPY_MAX       4096u /* bodies up to this are copied into the output (one iovec less) */
 #define WINDOW_DEFAULT 65535
 #define WINDOW_MAX     0x7fffffffLL
 #define BLOCK_MAX      (64u * 1024)                   /* one header block, CONTINUATIONs included */
@@ -135,9 +134,9 @@ struct cachet_h2 {
 	unsigned sent_seg;                   /* first segment not completely sent */
 	uint32_t sent_off;                   /* bytes of it sent */
 	struct hblock hb;
-	uint8_t memo_len;     /* the last request's all-indexed block (memo_hit); 0: none */
+	uint8_t memo_len;     /* the last request's table-neutral block (memo_hit); 0: none */
 	uint8_t memo_pending; /* the block being decoded qualifies, memo[] holds it */
-	uint8_t memo[62];
+	uint8_t memo[128];
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -146,9 +145,12 @@ struct cachet_h2 {
 
 /* ---- output ---- */
 
+/* The output buffer is one of the worker's pool buffers (env->buf_size bytes), taken when there
+ * is something to write and given back once everything has been sent: an idle connection holds
+ * none (as HTTP/1.1's out buffer). */
 static uint32_t out_room(const struct cachet_h2 *h)
 {
-	return OBUF_SIZE - h->olen;
+	return h->env->buf_size - h->olen;
 }
 
 /* Room for n bytes at the end of the output; NULL when there is none (the caller stops). */
@@ -156,7 +158,18 @@ static uint8_t *out_reserve(struct cachet_h2 *h, uint32_t n)
 {
 	if (out_room(h) < n || h->nsegs == CACHET_H2_IOV_MAX)
 		return NULL;
+	if (!h->obuf && !(h->obuf = (uint8_t *)h->env->buf_get(h->env->worker)))
+		return NULL; /* out of memory: as if full */
 	return h->obuf + h->olen;
+}
+
+/* Gives the output buffer back when nothing in it waits to be sent. */
+static void out_release(struct cachet_h2 *h)
+{
+	if (h->obuf && h->sent_seg == h->nsegs) {
+		h->env->buf_put(h->env->worker, (char *)h->obuf);
+		h->obuf = NULL;
+	}
 }
 
 /* The n bytes written at out_reserve()'s pointer become output. */
@@ -338,10 +351,10 @@ static bool stream_pump_one(struct cachet_h2 *h, struct stream *s)
 	}
 	bool copy = s->body_copy || n <= COPY_MAX;
 	uint32_t need = CACHET_H2_HEADER_LEN + (copy ? (uint32_t)n : 0);
-	if (out_room(h) < need || h->nsegs + 2 > CACHET_H2_IOV_MAX)
+	uint8_t *d = h->nsegs + 2 > CACHET_H2_IOV_MAX ? NULL : out_reserve(h, need);
+	if (!d)
 		return false;
 	bool end = last && n == s->body_left;
-	uint8_t *d = out_reserve(h, need);
 	cachet_h2_frame_header(d, (uint32_t)n, CACHET_H2_DATA, end ? CACHET_H2_END_STREAM : 0,
 	                       s->id);
 	if (copy) {
@@ -482,20 +495,6 @@ static struct cachet_span keep(struct cachet_h2 *h, const nghttp2_nv *nv)
 	return (struct cachet_span){p, nv->valuelen};
 }
 
-static void add_line(struct cachet_field_list *l, struct cachet_span v)
-{
-	if (l->n < CACHET_FIELD_LINES_MAX)
-		l->line[l->n++] = v;
-	else
-		l->dropped++;
-}
-
-static void set_single(struct cachet_span *slot, unsigned *count, struct cachet_span v)
-{
-	if ((*count)++ == 0)
-		*slot = v;
-}
-
 static enum cachet_method method_of(struct cachet_span m)
 {
 	static const char *const other[] = {"POST",    "PUT",   "DELETE", "CONNECT",
@@ -508,20 +507,6 @@ static enum cachet_method method_of(struct cachet_span m)
 		if (m.len == strlen(other[i]) && memcmp(m.p, other[i], m.len) == 0)
 			return CACHET_METHOD_OTHER;
 	return CACHET_METHOD_UNKNOWN;
-}
-
-static bool parse_u64(const uint8_t *p, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 19)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	*out = v;
-	return true;
 }
 
 /* A pseudo-header (§8.3.1): known, once each, before every regular field, not in trailers. */
@@ -572,7 +557,8 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 		return;
 	if (NAME_IS(nv, "content-length")) {
 		uint64_t v = 0;
-		if (!parse_u64(nv->value, nv->valuelen, &v) ||
+		struct cachet_span cl = {(const char *)nv->value, nv->valuelen};
+		if (cachet_span_scan_u64(cl, &v) != (long)cl.len || cl.len == 0 ||
 		    (b->has_cl && v != b->content_length))
 			b->malformed = true;
 		b->has_cl = true;
@@ -585,19 +571,21 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 	} else if (NAME_IS(nv, "referer") && h->env->obs && !req->referer.len) {
 		req->referer = keep(h, nv);
 	} else if (NAME_IS(nv, "if-none-match")) {
-		add_line(&req->if_none_match, keep(h, nv));
+		cachet_field_list_add(&req->if_none_match, keep(h, nv));
 	} else if (NAME_IS(nv, "if-match")) {
-		add_line(&req->if_match, keep(h, nv));
+		cachet_field_list_add(&req->if_match, keep(h, nv));
 	} else if (NAME_IS(nv, "accept-encoding")) {
-		add_line(&req->accept_encoding, keep(h, nv));
+		cachet_field_list_add(&req->accept_encoding, keep(h, nv));
 	} else if (NAME_IS(nv, "if-modified-since")) {
-		set_single(&req->if_modified_since, &req->n_if_modified_since, keep(h, nv));
+		cachet_field_set_single(&req->if_modified_since, &req->n_if_modified_since,
+		                        keep(h, nv));
 	} else if (NAME_IS(nv, "if-unmodified-since")) {
-		set_single(&req->if_unmodified_since, &req->n_if_unmodified_since, keep(h, nv));
+		cachet_field_set_single(&req->if_unmodified_since, &req->n_if_unmodified_since,
+		                        keep(h, nv));
 	} else if (NAME_IS(nv, "if-range")) {
-		set_single(&req->if_range, &req->n_if_range, keep(h, nv));
+		cachet_field_set_single(&req->if_range, &req->n_if_range, keep(h, nv));
 	} else if (NAME_IS(nv, "range")) {
-		set_single(&req->range, &req->n_range, keep(h, nv));
+		cachet_field_set_single(&req->range, &req->n_range, keep(h, nv));
 	}
 }
 
@@ -747,18 +735,59 @@ static void block_fragment(struct cachet_h2 *h, const uint8_t *p, size_t len, bo
 
 /* ---- frames ---- */
 
-/* Whether a header block is only one-byte indexed fields (RFC 7541 §6.1): such a block adds
- * nothing to the dynamic table, so the same bytes decode to the same fields as long as no other
- * block came between. Browsers and load generators send exactly that for repeated requests. */
-static bool all_indexed(const uint8_t *p, uint32_t len)
+/* Skips an HPACK integer with an n-bit prefix (RFC 7541 §5.1) at p[*i]; false when truncated or
+ * over 28 bits. *v gets its value. */
+static bool skip_int(const uint8_t *p, uint32_t len, uint32_t *i, unsigned n, uint32_t *v)
 {
-	for (uint32_t i = 0; i < len; i++)
-		if (!(p[i] & 0x80) || p[i] == 0x80 || p[i] == 0xff)
-			return false;
+	uint32_t max = (1u << n) - 1, val = p[(*i)++] & max;
+	if (val == max) {
+		unsigned shift = 0;
+		uint8_t b;
+		do {
+			if (*i >= len || shift > 21)
+				return false;
+			b = p[(*i)++];
+			val += (uint32_t)(b & 0x7f) << shift;
+			shift += 7;
+		} while (b & 0x80);
+	}
+	*v = val;
+	return true;
+}
+
+static bool skip_string(const uint8_t *p, uint32_t len, uint32_t *i)
+{
+	uint32_t n;
+	if (*i >= len || !skip_int(p, len, i, 7, &n) || n > len - *i)
+		return false;
+	*i += n;
+	return true;
+}
+
+/* Whether a header block leaves the HPACK dynamic table as it is: only indexed fields and
+ * literals without indexing or never indexed (RFC 7541 §6.1, §6.2.2, §6.2.3), no table size
+ * update. The same bytes then decode to the same fields as long as no other block came between.
+ * Browsers and load generators send exactly that for repeated requests. */
+static bool table_neutral(const uint8_t *p, uint32_t len)
+{
+	uint32_t i = 0, v;
+	while (i < len) {
+		uint8_t b = p[i];
+		if (b & 0x80) {
+			if (!skip_int(p, len, &i, 7, &v) || v == 0)
+				return false;
+		} else if ((b & 0xe0) == 0) {
+			if (!skip_int(p, len, &i, 4, &v) || (v == 0 && !skip_string(p, len, &i)) ||
+			    !skip_string(p, len, &i))
+				return false;
+		} else {
+			return false; /* incremental indexing or a size update: the table changes */
+		}
+	}
 	return len > 0;
 }
 
-/* The last request's block, when it was all indexed and valid: hb.req (and h->fields) still hold
+/* The last request's block, when it was table-neutral and valid: hb.req (and h->fields) still hold
  * what it decoded to. Hot path: a repeated request costs no HPACK decoding at all. */
 static bool memo_hit(const struct cachet_h2 *h, const uint8_t *p, uint32_t len)
 {
@@ -813,7 +842,7 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 	 */
 	h->memo_len = 0;
 	h->memo_pending = 0;
-	if (end && c.len <= sizeof(h->memo) && all_indexed(c.p, c.len)) {
+	if (end && c.len <= sizeof(h->memo) && table_neutral(c.p, c.len)) {
 		memcpy(h->memo, c.p, c.len);
 		h->memo_pending = (uint8_t)c.len;
 	}
@@ -1118,9 +1147,7 @@ struct cachet_h2 *cachet_h2_new(const struct cachet_h2_env *env)
 		return NULL;
 	memset(h, 0, offsetof(struct cachet_h2, streams));
 	h->env = env;
-	h->obuf = malloc(OBUF_SIZE);
-	if (!h->obuf || nghttp2_hd_inflate_new(&h->inflater) != 0) {
-		free(h->obuf);
+	if (nghttp2_hd_inflate_new(&h->inflater) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -1147,7 +1174,8 @@ void cachet_h2_free(struct cachet_h2 *h)
 	while (h->nstreams)
 		stream_free(h, &h->streams[0]);
 	nghttp2_hd_inflate_del(h->inflater);
-	free(h->obuf);
+	if (h->obuf)
+		h->env->buf_put(h->env->worker, (char *)h->obuf);
 	free(h);
 }
 
@@ -1225,6 +1253,7 @@ void cachet_h2_sent(struct cachet_h2 *h, size_t n)
 	h->olen = 0;
 	if (!h->closing)
 		pump(h);
+	out_release(h);
 }
 
 bool cachet_h2_closing(const struct cachet_h2 *h)

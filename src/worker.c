@@ -1,4 +1,4 @@
-/* worker.c - one thread, one ring: accept, receive, answer, send, close.
+/* worker.c - one thread, one ring: accept, receive, dispatch to the protocol, send, close.
  *
  * The loop (as in liburing's examples/proxy.c): submit and wait, dispatch every CQE on its
  * operation, advance the CQ once per batch, return the batch's receive buffers to the kernel, then
@@ -24,6 +24,14 @@
  *    holds those pages until the notification CQE, which may come after the result and after
  *    later sends: each connection counts its outstanding notifications (zc_notifs) and holds an
  *    extra pin on their generation (zc_gen) until the last one; the slot is not freed before.
+ *  - an HTTP/2 connection's send points at the output buffer and iovec array its cachet_h2 owns;
+ *    h2 only appends behind what was handed out, until cachet_h2_sent() in the CQE; each body
+ *    iovec holds its own pin (h2_pin/h2_unpin), each stream with a body not yet queued one more.
+ *    cachet_h2_free() runs only in conn_maybe_free (no send in flight) or after the ring is gone.
+ *
+ * Protocols: the first bytes choose (proto_choose): the HTTP/2 preface -> h2 (h2.h, with the
+ * glue below: h2_input, h2_sent, h2_after, h2_timeout), anything else -> HTTP/1.1 (h1.c). Both
+ * use only what conn.h offers; only this file touches the ring.
  */
 #define _GNU_SOURCE
 #include "cachet/worker.h"
@@ -43,13 +51,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cachet/chunked.h"
+#include "cachet/clock.h"
 #include "cachet/h2.h"
 #include "cachet/h2_frame.h"
-#include "cachet/clock.h"
-#include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
-#include "cachet/response.h"
 
 enum op {
 	OP_ACCEPT = 1,
@@ -129,6 +134,17 @@ static void h2_pin(void *worker, struct cachet_store *gen)
 static void h2_unpin(void *worker, struct cachet_store *gen)
 {
 	gen_unpin(worker, gen);
+}
+
+/* An HTTP/2 connection's output buffer comes from the same pool as HTTP/1.1's. */
+static char *h2_buf_get(void *worker)
+{
+	return pool_get(worker);
+}
+
+static void h2_buf_put(void *worker, char *buf)
+{
+	pool_put(worker, buf);
 }
 
 /* Called once per loop turn: moves to a newly published generation. The reference is taken before
@@ -417,11 +433,14 @@ static void h2_input(struct worker *w, struct conn *c, const char *data, size_t 
 	h2_after(w, c);
 }
 
-/* A send of an HTTP/2 connection completed with n bytes: the rest, or what the streams have
- * produced since, goes next; kept input is offered once the output is empty. */
+/* A send of an HTTP/2 connection completed with n bytes. Kept input goes first (new requests and
+ * WINDOW_UPDATEs must not wait behind a long body: h2 then appends behind what is queued), then
+ * the rest of the output, or what the streams have produced since, is sent. */
 static void h2_sent(struct worker *w, struct conn *c, size_t n)
 {
 	cachet_h2_sent(c->h2, n);
+	if (c->in_len)
+		h2_pending(w, c);
 	if (cachet_h2_has_output(c->h2)) {
 		send_submit(w, c);
 		return;
@@ -430,8 +449,6 @@ static void h2_sent(struct worker *w, struct conn *c, size_t n)
 		conn_close(w, c);
 		return;
 	}
-	if (c->in_len)
-		h2_pending(w, c);
 	h2_after(w, c);
 }
 
@@ -915,7 +932,10 @@ static int worker_init(struct worker *w, struct cachet_worker *pub)
 	                                  .date = w->date.text,
 	                                  .now_ms = w->now_ms,
 	                                  .pin = h2_pin,
-	                                  .unpin = h2_unpin};
+	                                  .unpin = h2_unpin,
+	                                  .buf_get = h2_buf_get,
+	                                  .buf_put = h2_buf_put,
+	                                  .buf_size = IO_BUF_SIZE};
 	accept_arm(w);
 	wake_arm(w);
 	tick_arm(w);

@@ -10,8 +10,8 @@
  * iovecs into store memory, each covered by a pin on its generation (env->pin/unpin) from the
  * moment it is queued until cachet_h2_sent() says it went, or cachet_h2_free(). Bytes and
  * iovecs handed out by cachet_h2_iov() are never changed or moved until the matching
- * cachet_h2_sent(): new output is only appended behind them (the output buffer is allocated once
- * and never grows), and is reset only when everything has been sent. */
+ * cachet_h2_sent(): new output is only appended behind them (the output buffer never moves or
+ * grows), and it is reset, and given back to the worker, only when everything has been sent. */
 #ifndef CACHET_H2_H
 #define CACHET_H2_H
 
@@ -42,6 +42,11 @@ struct cachet_h2_env {
 	 * taken for each body iovec from queueing until it has been sent. */
 	void (*pin)(void *worker, struct cachet_store *gen);
 	void (*unpin)(void *worker, struct cachet_store *gen);
+	/* Output buffers of buf_size bytes (at least 16 KiB), taken while there is output and given
+	 * back when it has all been sent; buf_get returns NULL when out of memory. */
+	char *(*buf_get)(void *worker);
+	void (*buf_put)(void *worker, char *buf);
+	uint32_t buf_size;
 };
 
 struct cachet_h2;

@@ -43,6 +43,18 @@ static void unpin(void *w, struct cachet_store *gen)
 	pins--;
 }
 
+static char *buf_get(void *w)
+{
+	(void)w;
+	return malloc(32768);
+}
+
+static void buf_put(void *w, char *buf)
+{
+	(void)w;
+	free(buf);
+}
+
 static void put_file(const char *dir, const char *name, size_t n)
 {
 	char p[256];
@@ -120,7 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                            .date = "Sun, 06 Nov 1994 08:49:37 GMT",
 	                            .now_ms = 5000,
 	                            .pin = pin,
-	                            .unpin = unpin};
+	                            .unpin = unpin,
+	                            .buf_get = buf_get,
+	                            .buf_put = buf_put,
+	                            .buf_size = 32768};
 	struct cachet_h2 *h = cachet_h2_new(&env);
 	check(h != NULL);
 	seen_len = 0;

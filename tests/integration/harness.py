@@ -11,6 +11,7 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -459,6 +460,568 @@ def is_open(sock, wait=0.3):
     except (ConnectionResetError, BrokenPipeError):
         return False
     return len(d) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/2 (RFC 9113) with prior knowledge: H2Client speaks it correctly through Debian's python3-h2
+# (the client side of h2.connection.H2Connection); RawH2 writes frames by hand, for the peers a
+# correct client library refuses to be.
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+# frame types (§6)
+H2_DATA, H2_HEADERS, H2_PRIORITY, H2_RST_STREAM, H2_SETTINGS, H2_PUSH_PROMISE, H2_PING, \
+    H2_GOAWAY, H2_WINDOW_UPDATE, H2_CONTINUATION = range(10)
+# flags
+H2_END_STREAM = 0x1
+H2_ACK = 0x1
+H2_END_HEADERS = 0x4
+H2_PADDED = 0x8
+H2_PRIORITY_FLAG = 0x20
+# error codes (§7)
+H2_ERRORS = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
+             "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+             "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY",
+             "HTTP_1_1_REQUIRED"]
+H2_NO_ERROR, H2_PROTOCOL_ERROR, H2_INTERNAL_ERROR, H2_FLOW_CONTROL_ERROR, _, H2_STREAM_CLOSED, \
+    H2_FRAME_SIZE_ERROR, H2_REFUSED_STREAM, H2_CANCEL, H2_COMPRESSION_ERROR, _, \
+    H2_ENHANCE_YOUR_CALM = range(12)
+# settings (§6.5.2)
+H2_HEADER_TABLE_SIZE, H2_ENABLE_PUSH, H2_MAX_CONCURRENT_STREAMS, H2_INITIAL_WINDOW_SIZE, \
+    H2_MAX_FRAME_SIZE, H2_MAX_HEADER_LIST_SIZE = range(1, 7)
+# fields that are connection-specific in HTTP/1.1 and malformed in HTTP/2 (§8.2.2)
+H2_CONNECTION_FIELDS = ("connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                        "upgrade")
+
+
+def h2_error_name(code):
+    return H2_ERRORS[code] if code is not None and 0 <= code < len(H2_ERRORS) else repr(code)
+
+
+def h2_modules():
+    """(h2.connection, h2.config, h2.events, h2.exceptions, hpack); Debian's python3-h2 lives in
+    /usr/lib/python3/dist-packages, which a python3 of another installation (pyenv) lacks."""
+    try:
+        import h2.connection  # noqa: F401
+    except ImportError:
+        for p in ("/usr/lib/python3/dist-packages", "/usr/lib/python3-dist-packages"):
+            if os.path.isdir(p) and p not in sys.path:
+                sys.path.append(p)
+        try:
+            import h2.connection  # noqa: F401
+        except ImportError:
+            raise Skip("python3-h2 is not installed (apt-get install python3-h2)")
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+    import hpack
+    return h2.connection, h2.config, h2.events, h2.exceptions, hpack
+
+
+def h2_frame(ftype, flags=0, sid=0, payload=b""):
+    """One frame (§4.1): 24-bit length, type, flags, 31-bit stream id, payload."""
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid & 0x7fffffff) + payload
+
+
+def h2_settings(pairs=(), ack=False):
+    return h2_frame(H2_SETTINGS, H2_ACK if ack else 0, 0,
+                    b"".join(struct.pack(">HI", k, v) for k, v in pairs))
+
+
+def h2_window_update(sid, n):
+    return h2_frame(H2_WINDOW_UPDATE, 0, sid, struct.pack(">I", n))
+
+
+def h2_rst(sid, code=H2_CANCEL):
+    return h2_frame(H2_RST_STREAM, 0, sid, struct.pack(">I", code))
+
+
+def h2_ping(data=b"12345678", ack=False):
+    return h2_frame(H2_PING, H2_ACK if ack else 0, 0, data)
+
+
+class H2Frame:
+    def __init__(self, ftype, flags, sid, payload):
+        self.type, self.flags, self.sid, self.payload = ftype, flags, sid, payload
+
+    def error_code(self):
+        """GOAWAY's or RST_STREAM's error code."""
+        if self.type == H2_GOAWAY:
+            return struct.unpack(">I", self.payload[4:8])[0]
+        if self.type == H2_RST_STREAM:
+            return struct.unpack(">I", self.payload[:4])[0]
+        return None
+
+    def last_stream_id(self):
+        return struct.unpack(">I", self.payload[:4])[0] & 0x7fffffff
+
+    def __repr__(self):
+        names = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING",
+                 "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"]
+        t = names[self.type] if self.type < len(names) else "type%d" % self.type
+        extra = ""
+        if self.type == H2_GOAWAY:
+            extra = " last=%d %s %r" % (self.last_stream_id(), h2_error_name(self.error_code()),
+                                        self.payload[8:80])
+        elif self.type == H2_RST_STREAM:
+            extra = " " + h2_error_name(self.error_code())
+        return "<%s flags=%#x sid=%d len=%d%s>" % (t, self.flags, self.sid, len(self.payload),
+                                                  extra)
+
+
+def h2_split_frames(buf):
+    """Whole frames at the front of bytearray buf, removed from it: [H2Frame]."""
+    out = []
+    while len(buf) >= 9:
+        n = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + n:
+            break
+        sid = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+        out.append(H2Frame(buf[3], buf[4], sid, bytes(buf[9:9 + n])))
+        del buf[:9 + n]
+    return out
+
+
+class RawH2:
+    """One HTTP/2 connection written frame by frame. Sends the preface and a SETTINGS frame
+    (unless preface=False), acknowledges the server's SETTINGS when read (ack_settings), encodes
+    header lists with one HPACK encoder per connection and decodes the server's with one decoder.
+    Every read is bounded by a deadline."""
+
+    def __init__(self, port, settings=(), preface=True, ack_settings=True, timeout=SOCK_TIMEOUT,
+                 rcvbuf=None, keep_data=True):
+        hp = h2_modules()[4]
+        self.keep_data = keep_data  # False: DATA payloads are dropped (their length kept)
+        self.reset_seen = False
+        self.port = port
+        self.enc = hp.Encoder()
+        self.dec = hp.Decoder()
+        self.ack_settings = ack_settings
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = bytearray()
+        self.frames = []  # every frame read, in order
+        self.closed = False
+        if preface:  # a server over its connection limit may have closed already
+            self.try_send(H2_PREFACE + h2_settings(settings))
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def try_send(self, data):
+        """sendall that reports a connection the server has closed as False."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            return False
+
+    def block(self, headers):
+        return self.enc.encode([(k.encode() if isinstance(k, str) else k,
+                                 v.encode() if isinstance(v, str) else v) for k, v in headers])
+
+    def request_headers(self, path="/", method="GET", extra=()):
+        return [(":method", method), (":scheme", "http"),
+                (":authority", "127.0.0.1:%d" % self.port), (":path", path)] + list(extra)
+
+    def get(self, sid, path="/", method="GET", extra=(), end_stream=True):
+        self.send(h2_frame(H2_HEADERS, H2_END_HEADERS | (H2_END_STREAM if end_stream else 0), sid,
+                           self.block(self.request_headers(path, method, extra))))
+
+    def decode(self, frame):
+        return [(k.decode("latin-1") if isinstance(k, bytes) else k,
+                 v.decode("latin-1") if isinstance(v, bytes) else v)
+                for k, v in self.dec.decode(frame.payload)]
+
+    def read(self, timeout=SOCK_TIMEOUT):
+        """Frames that arrive within timeout, until EOF (self.closed) or the first wait longer
+        than timeout; returns the new frames."""
+        start = len(self.frames)
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not self._recv(left):
+                break
+        return self.frames[start:]
+
+    def _recv(self, wait):
+        r, _, _ = select.select([self.sock], [], [], wait)
+        if not r:
+            return False
+        try:
+            d = self.sock.recv(1 << 20)
+        except (ConnectionResetError, BrokenPipeError):
+            d = b""
+            self.reset_seen = True
+        if not d:
+            self.closed = True
+            return True
+        self.buf.extend(d)
+        for f in h2_split_frames(self.buf):
+            f.length = len(f.payload)
+            if f.type == H2_DATA and not self.keep_data:
+                f.payload = b""
+            self.frames.append(f)
+            if f.type == H2_SETTINGS and not f.flags & H2_ACK and self.ack_settings:
+                self.try_send(h2_settings(ack=True))
+        return True
+
+    def wait_for(self, pred, timeout=SOCK_TIMEOUT):
+        """The first frame read (from now on or already read since mark) for which pred holds,
+        or None at EOF or after timeout."""
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            for f in self.frames[seen:]:
+                if pred(f):
+                    return f
+            seen = len(self.frames)
+            left = deadline - time.monotonic()
+            if self.closed or left <= 0:
+                return None
+            self._recv(left)
+
+    def goaway(self):
+        """The last GOAWAY read so far, or None."""
+        g = [f for f in self.frames if f.type == H2_GOAWAY]
+        return g[-1] if g else None
+
+    def wait_goaway_and_close(self, timeout=SOCK_TIMEOUT, drain_limit=64 << 20):
+        """Read (discarding payloads beyond the frame list) until EOF; returns (GOAWAY frame or
+        None, closed). A server that keeps the connection open past timeout gives closed=False."""
+        deadline = time.monotonic() + timeout
+        while not self.closed and time.monotonic() < deadline:
+            self._recv(deadline - time.monotonic())
+        return self.goaway(), self.closed
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class H2Response:
+    """One stream's answer as H2Client saw it."""
+
+    def __init__(self, sid):
+        self.sid = sid
+        self.status = None
+        self.headers = []  # (name, value) as received (names as sent, case kept), no pseudo
+        self.pseudo = []
+        self.informational = []
+        self.body = b""
+        self.trailers = None
+        self.ended = False
+        self.reset = None  # RST_STREAM error code
+
+    def header(self, name):
+        v = self.header_all(name)
+        return v[0] if v else None
+
+    def header_all(self, name):
+        n = name.lower()
+        return [v for k, v in self.headers if k.lower() == n]
+
+    def has(self, name):
+        return bool(self.header_all(name))
+
+    @property
+    def done(self):
+        return self.ended or self.reset is not None
+
+    def __repr__(self):
+        b = self.body
+        return "<H2Response sid=%d %r headers=%r body[%d]=%r%s%s>" % (
+            self.sid, self.status, self.headers, len(b), b[:80] + (b"..." if len(b) > 80 else b""),
+            "" if self.ended else " (not ended)",
+            "" if self.reset is None else " reset %s" % h2_error_name(self.reset))
+
+
+class H2Client:
+    """An HTTP/2 client over prior knowledge (python3-h2's H2Connection, client side).
+
+    Header validation on input is off so that the tests, not the library, judge what the server
+    sent (lowercase names, no connection-specific fields). Received DATA is acknowledged (WINDOW
+    UPDATE) as it arrives unless auto_ack=False. `settings` are our SETTINGS (e.g. a 1 KiB
+    INITIAL_WINDOW_SIZE); conn_window adds that much to the connection's receive window at
+    start. Streams below a GOAWAY's last-stream-id keep being read (RFC 9113 §6.8): h2 4.1 would
+    treat any frame after GOAWAY as an error, so frames are fed one at a time and its connection
+    state machine is put back to open after a GOAWAY."""
+
+    def __init__(self, port, settings=None, auto_ack=True, conn_window=0, timeout=SOCK_TIMEOUT,
+                 rcvbuf=None, authority=None):
+        h2c, h2cfg, self.ev, self.exc, _ = h2_modules()
+        cfg = h2cfg.H2Configuration(client_side=True, header_encoding=None,
+                                    validate_inbound_headers=False,
+                                    normalize_inbound_headers=False,
+                                    validate_outbound_headers=False,
+                                    normalize_outbound_headers=False)
+        self.conn = h2c.H2Connection(config=cfg)
+        self.port = port
+        self.authority = authority or "127.0.0.1:%d" % port
+        self.auto_ack = auto_ack
+        self.timeout = timeout
+        self.streams = {}
+        self.goaway = None  # (error code, last stream id, debug data)
+        self.closed = False
+        self.protocol_error = None  # what h2 refused in the server's bytes
+        self.pings_acked = 0
+        self.remote_settings = {}
+        self.buf = bytearray()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.conn.initiate_connection()
+        if settings:
+            self.conn.update_settings(dict(settings))
+        if conn_window:
+            self.conn.increment_flow_control_window(conn_window)
+        self.flush()
+
+    def flush(self):
+        d = self.conn.data_to_send()
+        if d:
+            try:
+                self.sock.sendall(d)
+            except (BrokenPipeError, ConnectionResetError):
+                self.closed = True
+
+    def request(self, path, headers=(), method="GET", body=None, end_stream=True, pseudo=None):
+        """Opens a stream; returns its id. headers: (name, value) pairs, names lowercased.
+        pseudo replaces the four request pseudo-header fields when given."""
+        sid = self.conn.get_next_available_stream_id()
+        ph = pseudo if pseudo is not None else [
+            (":method", method), (":scheme", "http"), (":authority", self.authority),
+            (":path", path)]
+        hdrs = list(ph) + [(k.lower(), v) for k, v in headers]
+        self.streams[sid] = H2Response(sid)
+        self.conn.send_headers(sid, hdrs, end_stream=end_stream and body is None)
+        self.flush()
+        if body is not None:
+            self.send_body(sid, body, end_stream=end_stream)
+        return sid
+
+    def send_body(self, sid, body, end_stream=True, timeout=None):
+        """DATA frames for body, waiting for window as needed. Stops early when the server
+        ends the stream first (an answer and RST_STREAM NO_ERROR, RFC 9113 §8.1); returns the
+        number of body bytes sent."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        pos = 0
+        r = self.streams[sid]
+        while True:
+            if r.reset is not None or self.closed:
+                return pos
+            try:
+                room = min(self.conn.local_flow_control_window(sid),
+                           self.conn.max_outbound_frame_size, len(body) - pos)
+            except self.exc.StreamClosedError:
+                return pos
+            if room > 0 or pos == len(body):
+                last = pos + room == len(body)
+                self.conn.send_data(sid, body[pos:pos + room], end_stream=last and end_stream)
+                self.flush()
+                pos += room
+                if last:
+                    return pos
+                continue
+            if time.monotonic() > deadline or self.closed:
+                raise AssertionError("expected flow-control window to send a %d-byte body on "
+                                     "stream %d, stuck at %d bytes" % (len(body), sid, pos))
+            self.pump(0.2)
+
+    def pump(self, wait):
+        """Reads once (waiting up to wait s) and feeds h2; False when nothing came."""
+        if self.closed:
+            return False
+        r, _, _ = select.select([self.sock], [], [], max(wait, 0))
+        if not r:
+            return False
+        try:
+            d = self.sock.recv(1 << 20)
+        except (ConnectionResetError, BrokenPipeError):
+            d = b""
+        if not d:
+            self.closed = True
+            return True
+        self.buf.extend(d)
+        while not self.protocol_error:
+            if len(self.buf) < 9:
+                break
+            n = int.from_bytes(self.buf[:3], "big")
+            if len(self.buf) < 9 + n:
+                break
+            one = bytes(self.buf[:9 + n])
+            del self.buf[:9 + n]
+            try:
+                events = self.conn.receive_data(one)
+            except self.exc.ProtocolError as e:
+                self.protocol_error = "%s: %s" % (type(e).__name__, e)
+                break
+            for e in events:
+                self._event(e)
+            if self.goaway is not None:
+                # keep reading the streams the GOAWAY lets finish (see the class comment)
+                from h2.connection import ConnectionState
+                self.conn.state_machine.state = ConnectionState.CLIENT_OPEN
+        self.flush()
+        return True
+
+    def _event(self, e):
+        ev = self.ev
+        sid = getattr(e, "stream_id", None)
+        r = self.streams.get(sid)
+        if r is None and sid:
+            r = self.streams[sid] = H2Response(sid)
+        if isinstance(e, (ev.ResponseReceived, ev.InformationalResponseReceived)):
+            hdrs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in e.headers]
+            pseudo = [(k, v) for k, v in hdrs if k.startswith(":")]
+            plain = [(k, v) for k, v in hdrs if not k.startswith(":")]
+            if isinstance(e, ev.InformationalResponseReceived):
+                r.informational.append(hdrs)
+            else:
+                r.pseudo, r.headers = pseudo, plain
+                st = [v for k, v in pseudo if k == ":status"]
+                r.status = int(st[0]) if len(st) == 1 and st[0].isdigit() else st
+        elif isinstance(e, ev.TrailersReceived):
+            r.trailers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in e.headers]
+        elif isinstance(e, ev.DataReceived):
+            r.body += e.data
+            if self.auto_ack and e.flow_controlled_length:
+                try:
+                    self.conn.acknowledge_received_data(e.flow_controlled_length, sid)
+                except self.exc.StreamClosedError:
+                    pass
+        elif isinstance(e, ev.StreamEnded):
+            r.ended = True
+        elif isinstance(e, ev.StreamReset):
+            r.reset = e.error_code
+        elif isinstance(e, ev.ConnectionTerminated):
+            self.goaway = (int(e.error_code), e.last_stream_id, e.additional_data)
+        elif isinstance(e, ev.PingAckReceived):
+            self.pings_acked += 1
+        elif isinstance(e, ev.RemoteSettingsChanged):
+            for k, v in e.changed_settings.items():
+                self.remote_settings[int(k)] = v.new_value
+
+    def wait(self, pred, timeout=None, what="the condition"):
+        """pump until pred() holds; AssertionError naming `what` at EOF or after timeout."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not pred():
+            if self.protocol_error:
+                raise AssertionError("waiting for %s: the server broke HTTP/2 (%s)" % (
+                    what, self.protocol_error))
+            if self.closed:
+                raise AssertionError("waiting for %s: the server closed the connection "
+                                     "(GOAWAY %r)" % (what, self.goaway))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("waiting for %s: nothing within %.1f s" % (
+                    what, timeout or self.timeout))
+            self.pump(left)
+
+    def response(self, sid, timeout=None):
+        r = self.streams[sid]
+        self.wait(lambda: r.done, timeout, "the answer on stream %d" % sid)
+        return r
+
+    def get(self, path, headers=(), method="GET", timeout=None):
+        return self.response(self.request(path, headers, method), timeout)
+
+    def ping(self, data=b"cachet!!"):
+        self.conn.ping(data)
+        self.flush()
+
+    def wait_closed(self, timeout=None):
+        """True once the server closed the connection within timeout (everything read)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while not self.closed and time.monotonic() < deadline:
+            self.pump(deadline - time.monotonic())
+        return self.closed
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+        return False
+
+
+def check_h2_fields(r, what):
+    """RFC 9113 §8.2: lowercase names; §8.2.2: no connection-specific fields; §8.3.2: only
+    :status as pseudo-header, once, before the others."""
+    for k, _ in r.headers:
+        assert k == k.lower(), "expected lowercase field names over HTTP/2 on %s, got %r (%r)" % (
+            what, k, r)
+        assert k not in H2_CONNECTION_FIELDS, "expected no connection-specific field over " \
+            "HTTP/2 (RFC 9113 §8.2.2) on %s, got %r" % (what, k)
+    names = [k for k, _ in r.pseudo]
+    assert names == [":status"], "expected exactly one pseudo-header :status on %s, got %r" % (
+        what, r.pseudo)
+
+
+def expect_same_answer(h1, h2r, what):
+    """The HTTP/2 answer h2r says what the HTTP/1.1 answer h1 says: the same status, the same
+    fields (names lowercased) but for Date and the HTTP/1.1 connection fields, the same body.
+    Content-Length is optional in HTTP/2 (§8.1.1); when sent it must agree."""
+    check_h2_fields(h2r, what)
+    assert h2r.reset is None and h2r.ended, "expected a whole answer over HTTP/2 for %s, got " \
+        "%r" % (what, h2r)
+    assert h2r.status == h1.status, "expected :status %d over HTTP/2 as over HTTP/1.1 for %s, " \
+        "got %r\n  HTTP/1.1: %r" % (h1.status, what, h2r, h1)
+    drop = {"date", "connection", "keep-alive", "transfer-encoding"}
+    a = sorted((k.lower(), v) for k, v in h1.headers if k.lower() not in drop)
+    b = sorted((k, v) for k, v in h2r.headers if k != "date")
+    if "content-length" not in [k for k, _ in b]:
+        a = [(k, v) for k, v in a if k != "content-length"]
+    assert a == b, "expected the same fields over HTTP/2 as over HTTP/1.1 for %s:\n  HTTP/1.1 " \
+        "%r\n  HTTP/2   %r" % (what, a, b)
+    assert h2r.body == h1.body, "expected the same body over HTTP/2 as over HTTP/1.1 for %s: " \
+        "%d bytes %r vs %d bytes %r" % (what, len(h2r.body), h2r.body[:80], len(h1.body),
+                                        h1.body[:80])
+    if h1.has("Date"):
+        check_date_header(h2r, "HTTP/2 answer for " + what)
+
+
+def h2_served(port, path="/", status=200, timeout=3.0, what="another connection"):
+    """A new HTTP/2 connection gets `status` for GET path within timeout (a bound, not a
+    timing): the server still serves others."""
+    c = H2Client(port, timeout=timeout)
+    try:
+        r = c.get(path, timeout=timeout)
+    finally:
+        c.close()
+    assert r.status == status and r.ended, "expected %s served (%d for %s) within %.0f s, got " \
+        "%r" % (what, status, path, timeout, r)
+    return r
+
+
+def sanitized(pid):
+    """Whether the server runs under ASan/TSan (whose quarantine makes RSS figures meaningless)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return any("libasan" in line or "libtsan" in line for line in f)
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """HTTP/2 smoke test with raw frames (stdlib only): the preface selects HTTP/2 on the HTTP/1.1
-port, a GET and a 304 are answered, a bad preface gets GOAWAY, --no-http2 keeps the 505. The
+port, a GET and a 304 are answered, a bad preface gets GOAWAY, a first line with no HTTP version
+is closed unanswered, --no-http2 keeps the 505. The
 full HTTP/2 suite is tests/integration/test_h2*.py."""
 
 import os
@@ -102,6 +103,27 @@ def bad_preface_goaway():
             frames = read_frames(s)
             goaway = [f for f in frames if f[0] == 7]
             assert goaway and goaway[0][3][4:8] == b"\0\0\0\x01", frames  # PROTOCOL_ERROR
+        finally:
+            s.close()
+
+
+@test
+def not_http_first_line_closed_unanswered():
+    """h2spec 3.5 #2: a first line with no HTTP version is closed without an HTTP/1.1 answer;
+    a malformed request that names a version still gets its 400."""
+    with ServedTree(SITE) as t:
+        s = socket.create_connection(("127.0.0.1", t.srv.port))
+        try:
+            send(s, b"INVALID CONNECTION PREFACE\r\n\r\n")
+            s.settimeout(5)
+            data = s.recv(65536)
+            assert data == b"", "expected the connection closed unanswered, got %r" % data[:80]
+        finally:
+            s.close()
+        s = socket.create_connection(("127.0.0.1", t.srv.port))
+        try:
+            send(s, b"GET /index.html HTTPS/1.1\r\nHost: a\r\n\r\n")
+            expect_status(read_response(s), (400, 505), "a version that is not HTTP/1.x")
         finally:
             s.close()
 
