@@ -39,7 +39,7 @@ void cachet_blob_unref(struct cachet_blob *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (unsigned c = 0; b->variants && c < CACHET_CODING_COUNT; c++)
+	for (unsigned c = 0; b->variants && c + 1 < CACHET_CODING_COUNT; c++)
 		free(b->variants[c].data);
 	free(b->variants);
 	free(b);
@@ -157,7 +157,7 @@ static void variant_etag(const struct cachet_blob *b, unsigned coding, struct ca
 /* Keeps the variant v holds (read or compressed) when it is worth it; rc is how making it went. */
 static int variant_keep(struct cachet_blob *b, unsigned coding, int rc)
 {
-	struct cachet_variant *v = &b->variants[coding];
+	struct cachet_variant *v = &b->variants[coding - 1];
 	if (rc < 0 && rc != -EINVAL)
 		return rc;
 	if (rc < 0 || !cachet_compress_worth_it(b->len, v->len)) {
@@ -175,7 +175,7 @@ static int variant_keep(struct cachet_blob *b, unsigned coding, int rc)
 static int variant_make(const struct cachet_blob_source *src, struct cachet_blob *b,
                         unsigned coding, const struct cachet_file_sig *sidecar)
 {
-	struct cachet_variant *v = &b->variants[coding];
+	struct cachet_variant *v = &b->variants[coding - 1];
 	v->sidecar = *sidecar;
 	if (v->sidecar.ino)
 		return variant_keep(b, coding, sidecar_read(src, coding, v));
@@ -191,7 +191,7 @@ int cachet_blob_compress_pending(struct cachet_blob *b)
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
 		if (!(b->pending & (1u << c)))
 			continue;
-		struct cachet_variant *v = &b->variants[c];
+		struct cachet_variant *v = &b->variants[c - 1];
 		int rc = variant_keep(b, c, cachet_compress(c, b->data, b->len, &v->data, &v->len));
 		if (rc < 0)
 			return rc;
@@ -219,7 +219,7 @@ bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_s
 	sidecars_now(src, sidecars);
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
 		if ((src->wanted & (1u << c)) &&
-		    !cachet_blob_sig_equal(&sidecars[c], &b->variants[c].sidecar))
+		    !cachet_blob_sig_equal(&sidecars[c], &b->variants[c - 1].sidecar))
 			return false;
 	return true;
 }
@@ -227,7 +227,7 @@ bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_s
 bool cachet_blob_from_sidecar(const struct cachet_blob *b)
 {
 	for (unsigned c = 1; b->variants && c < CACHET_CODING_COUNT; c++)
-		if (b->variants[c].sidecar.ino)
+		if (b->variants[c - 1].sidecar.ino)
 			return true;
 	return false;
 }
@@ -250,7 +250,7 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **
 	b->wanted = src->wanted;
 	b->available = 1u << CACHET_CODING_IDENTITY;
 	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
-	if (src->wanted && !(b->variants = calloc(CACHET_CODING_COUNT, sizeof(*b->variants))))
+	if (src->wanted && !(b->variants = calloc(CACHET_CODING_COUNT - 1, sizeof(*b->variants))))
 		rc = -ENOMEM;
 	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++)
 		if (src->wanted & (1u << c))

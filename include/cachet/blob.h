@@ -43,8 +43,9 @@ struct cachet_blob {
 	uint64_t hash; /* XXH3-64 of the bytes: the key of reuse by content */
 	char etag[CACHET_ETAG_MAX];
 	size_t etag_len;
-	/* [CACHET_CODING_COUNT] ([CACHET_CODING_IDENTITY] unused), allocated only when codings are
-	 * wanted (NULL for images and the like: 400 bytes a file saved) */
+	/* [CACHET_CODING_COUNT - 1], coding c at [c - 1] (identity has none: 312 bytes, a 320-byte
+	 * allocation where 4 took 448), allocated only when codings are wanted (NULL for images and
+	 * the like) */
 	struct cachet_variant *variants;
 	unsigned char data[];
 };
