@@ -477,7 +477,7 @@ static void test_partial_and_unsatisfiable_heads(void **state)
 	static const enum cachet_coding codings[] = {CACHET_CODING_BR, CACHET_CODING_ZSTD,
 	                                             CACHET_CODING_GZIP};
 	static const char *const accept[] = {"identity", "gzip", "br", "zstd"};
-	char page[2048] = "<html><head><link rel=stylesheet href=/dir/b.css>"
+	char page[4096] = "<html><head><link rel=stylesheet href=/dir/b.css>"
 	                  "<script src=/x.js></script></head><body>";
 	for (int i = 0; i < 60; i++)
 		strcat(page, "<p>compressible words, again and again</p>\n");
