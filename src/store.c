@@ -1174,10 +1174,10 @@ extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
     __attribute__((weak));
 
 /* Gives the pages freed so far back to the system now rather than over jemalloc's 10 s decay
- * (main.c): a retired generation (and, after the start-up compression, the compressors' work
- * areas, freed just before the generation that still lacked variants goes) is tens of MB that
- * would otherwise count in RSS for seconds. Once per generation, on the thread dropping it: a
- * few madvise calls. */
+ * (main.c). Called when a generation that was still waiting for variants goes: after start-up
+ * compression that is tens of MB (its blocks, and the compressors' work areas freed just before)
+ * that would otherwise count in RSS for seconds. Not for every generation: a purge costs a
+ * no-change reload ~15 ms, for the little it frees there. */
 static void allocator_purge(void)
 {
 	if (mallctl)
@@ -1188,13 +1188,15 @@ void cachet_store_unref(struct cachet_store *st)
 {
 	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	bool purge = st->pending > 0;
 	entries_free(st->entries, st->n_entries);
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++)
 		free((char *)st->errors[i].body);
 	heads_unref(st->error_heads);
 	free(st->index);
 	free(st);
-	allocator_purge();
+	if (purge)
+		allocator_purge();
 }
 
 /* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
