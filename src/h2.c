@@ -516,20 +516,6 @@ static struct cachet_span keep(struct cachet_h2 *h, const nghttp2_nv *nv)
 	return (struct cachet_span){p, nv->valuelen};
 }
 
-static void add_line(struct cachet_field_list *l, struct cachet_span v)
-{
-	if (l->n < CACHET_FIELD_LINES_MAX)
-		l->line[l->n++] = v;
-	else
-		l->dropped++;
-}
-
-static void set_single(struct cachet_span *slot, unsigned *count, struct cachet_span v)
-{
-	if ((*count)++ == 0)
-		*slot = v;
-}
-
 static enum cachet_method method_of(struct cachet_span m)
 {
 	static const char *const other[] = {"POST",    "PUT",   "DELETE", "CONNECT",
@@ -542,20 +528,6 @@ static enum cachet_method method_of(struct cachet_span m)
 		if (m.len == strlen(other[i]) && memcmp(m.p, other[i], m.len) == 0)
 			return CACHET_METHOD_OTHER;
 	return CACHET_METHOD_UNKNOWN;
-}
-
-static bool parse_u64(const uint8_t *p, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 19)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	*out = v;
-	return true;
 }
 
 /* A pseudo-header (§8.3.1): known, once each, before every regular field, not in trailers. */
@@ -606,7 +578,8 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 		return;
 	if (NAME_IS(nv, "content-length")) {
 		uint64_t v = 0;
-		if (!parse_u64(nv->value, nv->valuelen, &v) ||
+		struct cachet_span cl = {(const char *)nv->value, nv->valuelen};
+		if (cachet_span_scan_u64(cl, &v) != (long)cl.len || cl.len == 0 ||
 		    (b->has_cl && v != b->content_length))
 			b->malformed = true;
 		b->has_cl = true;
@@ -619,19 +592,21 @@ static void field_regular(struct cachet_h2 *h, const nghttp2_nv *nv)
 	} else if (NAME_IS(nv, "referer") && h->env->obs && !req->referer.len) {
 		req->referer = keep(h, nv);
 	} else if (NAME_IS(nv, "if-none-match")) {
-		add_line(&req->if_none_match, keep(h, nv));
+		cachet_field_list_add(&req->if_none_match, keep(h, nv));
 	} else if (NAME_IS(nv, "if-match")) {
-		add_line(&req->if_match, keep(h, nv));
+		cachet_field_list_add(&req->if_match, keep(h, nv));
 	} else if (NAME_IS(nv, "accept-encoding")) {
-		add_line(&req->accept_encoding, keep(h, nv));
+		cachet_field_list_add(&req->accept_encoding, keep(h, nv));
 	} else if (NAME_IS(nv, "if-modified-since")) {
-		set_single(&req->if_modified_since, &req->n_if_modified_since, keep(h, nv));
+		cachet_field_set_single(&req->if_modified_since, &req->n_if_modified_since,
+		                        keep(h, nv));
 	} else if (NAME_IS(nv, "if-unmodified-since")) {
-		set_single(&req->if_unmodified_since, &req->n_if_unmodified_since, keep(h, nv));
+		cachet_field_set_single(&req->if_unmodified_since, &req->n_if_unmodified_since,
+		                        keep(h, nv));
 	} else if (NAME_IS(nv, "if-range")) {
-		set_single(&req->if_range, &req->n_if_range, keep(h, nv));
+		cachet_field_set_single(&req->if_range, &req->n_if_range, keep(h, nv));
 	} else if (NAME_IS(nv, "range")) {
-		set_single(&req->range, &req->n_range, keep(h, nv));
+		cachet_field_set_single(&req->range, &req->n_range, keep(h, nv));
 	}
 }
 

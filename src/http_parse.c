@@ -425,22 +425,6 @@ static void apply_transfer_encoding(struct cachet_span v, struct field_flags *fl
 	}
 }
 
-static void add_to_list(struct cachet_field_list *list, struct cachet_span v)
-{
-	if (list->n < CACHET_FIELD_LINES_MAX)
-		list->line[list->n++] = v;
-	else
-		list->dropped++;
-}
-
-/* Single-valued fields keep their first line; the count lets the caller ignore a repeated one. */
-static void set_single(struct cachet_span *slot, unsigned *count, struct cachet_span v)
-{
-	if (*count == 0)
-		*slot = v;
-	(*count)++;
-}
-
 static enum field_id field_id(struct cachet_span name)
 {
 	for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++) {
@@ -469,25 +453,25 @@ static int apply_field(struct cachet_span name, struct cachet_span v, struct cac
 		apply_transfer_encoding(v, flags);
 		return 0;
 	case FIELD_IF_NONE_MATCH:
-		add_to_list(&req->if_none_match, v);
+		cachet_field_list_add(&req->if_none_match, v);
 		return 0;
 	case FIELD_IF_MATCH:
-		add_to_list(&req->if_match, v);
+		cachet_field_list_add(&req->if_match, v);
 		return 0;
 	case FIELD_ACCEPT_ENCODING:
-		add_to_list(&req->accept_encoding, v);
+		cachet_field_list_add(&req->accept_encoding, v);
 		return 0;
 	case FIELD_IF_MODIFIED_SINCE:
-		set_single(&req->if_modified_since, &req->n_if_modified_since, v);
+		cachet_field_set_single(&req->if_modified_since, &req->n_if_modified_since, v);
 		return 0;
 	case FIELD_IF_UNMODIFIED_SINCE:
-		set_single(&req->if_unmodified_since, &req->n_if_unmodified_since, v);
+		cachet_field_set_single(&req->if_unmodified_since, &req->n_if_unmodified_since, v);
 		return 0;
 	case FIELD_IF_RANGE:
-		set_single(&req->if_range, &req->n_if_range, v);
+		cachet_field_set_single(&req->if_range, &req->n_if_range, v);
 		return 0;
 	case FIELD_RANGE:
-		set_single(&req->range, &req->n_range, v);
+		cachet_field_set_single(&req->range, &req->n_range, v);
 		return 0;
 	case FIELD_REFERER:
 		if (!req->referer.len)

@@ -51,13 +51,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cachet/chunked.h"
+#include "cachet/clock.h"
 #include "cachet/h2.h"
 #include "cachet/h2_frame.h"
-#include "cachet/clock.h"
-#include "cachet/http_parse.h"
 #include "cachet/httpdate.h"
-#include "cachet/response.h"
 
 enum op {
 	OP_ACCEPT = 1,

@@ -84,13 +84,31 @@ static void test_trim_ows(void **state)
 	assert_int_equal(t.len, 0);
 }
 
+static void test_field_lines(void **state)
+{
+	(void)state;
+	struct cachet_field_list l = {0};
+	struct cachet_span v = {"x", 1};
+	for (unsigned i = 0; i < CACHET_FIELD_LINES_MAX + 3; i++)
+		cachet_field_list_add(&l, v);
+	assert_int_equal(l.n, CACHET_FIELD_LINES_MAX);
+	assert_int_equal(l.dropped, 3);
+
+	struct cachet_span slot = {0};
+	unsigned count = 0;
+	cachet_field_set_single(&slot, &count, (struct cachet_span){"first", 5});
+	cachet_field_set_single(&slot, &count, (struct cachet_span){"second", 6});
+	assert_int_equal(count, 2);
+	assert_int_equal(slot.len, 5);
+	assert_memory_equal(slot.p, "first", 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chars),
-	    cmocka_unit_test(test_ieq_iprefix),
-	    cmocka_unit_test(test_scan_u64),
-	    cmocka_unit_test(test_trim_ows),
+	    cmocka_unit_test(test_chars),       cmocka_unit_test(test_ieq_iprefix),
+	    cmocka_unit_test(test_scan_u64),    cmocka_unit_test(test_trim_ows),
+	    cmocka_unit_test(test_field_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

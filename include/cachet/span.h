@@ -68,6 +68,24 @@ static inline bool cachet_span_ieq(struct cachet_span s, const char *lower)
 	return s.len == strlen(lower) && cachet_span_iprefix(s, lower);
 }
 
+/** Appends a line of a list-valued field (If-None-Match, Accept-Encoding, ...); lines beyond
+ *  CACHET_FIELD_LINES_MAX are counted, not kept, so the caller can refuse or ignore them. */
+static inline void cachet_field_list_add(struct cachet_field_list *l, struct cachet_span v)
+{
+	if (l->n < CACHET_FIELD_LINES_MAX)
+		l->line[l->n++] = v;
+	else
+		l->dropped++;
+}
+
+/** A single-valued field keeps its first line; *count lets the caller ignore a repeated one. */
+static inline void cachet_field_set_single(struct cachet_span *slot, unsigned *count,
+                                           struct cachet_span v)
+{
+	if ((*count)++ == 0)
+		*slot = v;
+}
+
 /**
  * Reads the 1*DIGIT at the start of s into *out. Returns the digits read (> 0), 0 when s does
  * not start with a digit, -1 when the value does not fit in 64 bits (*out then untouched).
