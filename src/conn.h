@@ -147,6 +147,19 @@ struct multipart_send {
 	unsigned next;            /* the part whose header goes next; plan.set.n: the close */
 };
 
+/* HTTP/1.1: the last request head answered without a body, as bytes, as parsed (every span
+ * pointing into head[]) and the reply picked for it from the worker's generation (h1.c). The next
+ * head with the same bytes parses the same and gets the same reply: a client repeating a request,
+ * pipelined or on several connections, is answered after one memcmp. len 0: none (cleared when
+ * the worker moves to another generation, since reply points into it). */
+#define H1_MEMO_MAX 512u
+struct h1_memo {
+	uint32_t len;
+	struct cachet_request req;
+	struct cachet_reply reply;
+	char head[H1_MEMO_MAX];
+};
+
 struct worker {
 	struct cachet_worker *pub;
 	struct io_uring ring;
@@ -171,6 +184,7 @@ struct worker {
 	uint64_t wake_value;           /* eventfd read target; lives as long as the worker */
 	struct __kernel_timespec tick; /* timeout SQE target; lives as long as the worker */
 	struct cachet_multipart mp_plan; /* where a multipart answer is planned, copied by emit() */
+	struct h1_memo h1_memo;          /* the last plain request head and its reply (h1.c) */
 	struct cachet_h2_env h2env;      /* what HTTP/2 connections see of the worker (h2.h) */
 	bool http2;                      /* the preface selects HTTP/2 (not --no-http2) */
 	bool ring_ok;       /* ring set up: exit it at cleanup (a zeroed one is fd 0) */

@@ -126,6 +126,62 @@ static bool body_pending(const struct conn *c)
 	return c->discard || (c->flags & SKIP_CHUNKED);
 }
 
+/* Rebases a span of a head parsed at from[0..n) onto the memo's copy; false when it points
+ * elsewhere (then the head is not kept). */
+static bool memo_span(struct cachet_span *sp, const char *from, size_t n, const char *to)
+{
+	if (sp->len == 0) {
+		sp->p = to; /* never read: any pointer of the copy will do */
+		return true;
+	}
+	if (sp->p < from || sp->p + sp->len > from + n)
+		return false;
+	sp->p = to + (sp->p - from);
+	return true;
+}
+
+static bool memo_list(struct cachet_field_list *l, const char *from, size_t n, const char *to)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (!memo_span(&l->line[i], from, n, to))
+			return false;
+	return true;
+}
+
+/* Keeps the head buf[0..n), parsed as req and answered with r, as the worker's memo: only a head
+ * without a body (nothing after it depends on it) and a reply that is whole in r (a multipart
+ * plan lives in w->mp_plan, overwritten by the next one). */
+static void memo_keep(struct worker *w, const char *buf, size_t n, const struct cachet_request *req,
+                      const struct cachet_reply *r)
+{
+	struct h1_memo *m = &w->h1_memo;
+	m->len = 0;
+	if (n > H1_MEMO_MAX || req->has_content_length || req->chunked || r->multipart)
+		return;
+	m->req = *req;
+	struct cachet_request *q = &m->req;
+	if (!memo_span(&q->method, buf, n, m->head) || !memo_span(&q->target, buf, n, m->head) ||
+	    !memo_span(&q->host, buf, n, m->head) ||
+	    !memo_list(&q->if_none_match, buf, n, m->head) ||
+	    !memo_list(&q->if_match, buf, n, m->head) ||
+	    !memo_list(&q->accept_encoding, buf, n, m->head) ||
+	    !memo_span(&q->if_modified_since, buf, n, m->head) ||
+	    !memo_span(&q->if_unmodified_since, buf, n, m->head) ||
+	    !memo_span(&q->if_range, buf, n, m->head) || !memo_span(&q->range, buf, n, m->head) ||
+	    !memo_span(&q->referer, buf, n, m->head) || !memo_span(&q->user_agent, buf, n, m->head))
+		return;
+	m->reply = *r;
+	memcpy(m->head, buf, n);
+	m->len = (uint32_t)n;
+}
+
+/* Whether buf[0..len) starts with the memo's head: then it is that request, complete. */
+static bool memo_hit(const struct worker *w, const char *buf, size_t len)
+{
+	const struct h1_memo *m = &w->h1_memo;
+	return m->len && len >= m->len && memcmp(buf, m->head, m->len) == 0;
+}
+
 /* Answers the complete requests at the start of buf[0..len) while the output has room.
  * Returns how many bytes were consumed; the rest is to be kept for later. */
 static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t len)
@@ -157,6 +213,19 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 		}
 		if (!out_has_room(c))
 			break;
+		if (memo_hit(w, buf + off, len - off)) {
+			const struct h1_memo *m = &w->h1_memo;
+			c->in_seen = 0;
+			off += m->len;
+			if (!emit(w, c, &m->reply, &m->req)) {
+				conn_close(w, c);
+				return len;
+			}
+			cachet_observe_h1(&w->pub->obs, &m->req, &m->reply, &c->remote,
+			                  c->req_start_ns, w->turn_ns);
+			c->req_start_ns = w->turn_ns;
+			continue;
+		}
 		struct cachet_request req;
 		struct cachet_reply r;
 		int status = 400;
@@ -185,6 +254,7 @@ static size_t answer(struct worker *w, struct conn *c, const char *buf, size_t l
 				c->flags |= SKIP_CHUNKED;
 			}
 			cachet_response_select(w->gen, &req, &r, &w->mp_plan);
+			memo_keep(w, buf + off - (size_t)n, (size_t)n, &req, &r);
 		}
 		if (!emit(w, c, &r, &req)) {
 			conn_close(w, c);

@@ -137,6 +137,15 @@ struct cachet_h2 {
 	uint8_t memo_len;     /* the last request's table-neutral block (memo_hit); 0: none */
 	uint8_t memo_pending; /* the block being decoded qualifies, memo[] holds it */
 	uint8_t memo[128];
+	/* The answer to the memo'd request, picked from generation reply_gen (pointer and number:
+	 * a freed generation's address may come back): a memo hit within that generation answers
+	 * with it without normalizing, looking up and comparing again (cachet_response_select
+	 * depends only on the generation and the request). reply_ok false: none kept. */
+	bool reply_ok;
+	bool from_memo; /* the request being answered is the memo'd one, not decoded again */
+	const struct cachet_store *reply_gen;
+	uint64_t reply_genno;
+	struct cachet_reply reply;
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -413,10 +422,22 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 	struct cachet_reply r;
 	struct cachet_multipart mp;
 	const struct cachet_h2_env *env = h->env;
-	if (req)
+	if (req && h->from_memo && h->reply_ok && h->reply_gen == env->gen &&
+	    h->reply_genno == env->gen->generation) {
+		r = h->reply;
+	} else if (req) {
 		cachet_response_select(env->gen, req, &r, &mp);
-	else
+		/* kept when req is the memo'd request (block_done set memo_len for it); a multipart
+		 * plan lives in mp, on this stack: not kept */
+		h->reply_ok = h->memo_len && !r.multipart;
+		if (h->reply_ok) {
+			h->reply = r;
+			h->reply_gen = env->gen;
+			h->reply_genno = env->gen->generation;
+		}
+	} else {
 		cachet_response_error(env->gen, 431, false, &r);
+	}
 	cachet_observe_h2(env->obs, req, &r, h->remote); /* observe: count and log the answer */
 	bool has_body = r.body_len || r.multipart;
 	uint8_t *d = out_reserve(h, OUT_RESERVE);
@@ -832,7 +853,9 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 	if (s && !trailers && end && memo_hit(h, c.p, c.len)) {
 		h->hb.stream = f->stream;
 		h->hb.end_stream = f->flags & CACHET_H2_END_STREAM;
+		h->from_memo = true;
 		block_done(h);
+		h->from_memo = false;
 		return;
 	}
 	block_begin(h, f);
@@ -842,6 +865,7 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 	 */
 	h->memo_len = 0;
 	h->memo_pending = 0;
+	h->reply_ok = false;
 	if (end && c.len <= sizeof(h->memo) && table_neutral(c.p, c.len)) {
 		memcpy(h->memo, c.p, c.len);
 		h->memo_pending = (uint8_t)c.len;

@@ -171,6 +171,7 @@ static void gen_follow(struct worker *w)
 		cachet_store_unref(w->gen);
 	w->gen = cur;
 	w->h2env.gen = cur;
+	w->h1_memo.len = 0; /* its reply points into the old generation */
 	w->gen_sends = 0;
 	atomic_store_explicit(&w->pub->gen_seen, cur->generation, memory_order_release);
 }

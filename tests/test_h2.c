@@ -568,6 +568,40 @@ static void test_repeated_block(void **state)
 	assert_int_equal(rst_code(f, 31), CACHET_H2_PROTOCOL_ERROR);
 }
 
+/* A repeated block is answered from the answer kept for it only within the generation that answer
+ * came from: after a reload the same bytes get the new content. */
+static void test_repeated_block_new_generation(void **state)
+{
+	struct fix *f = *state;
+	start(f);
+	struct seen s;
+	const uint8_t b1[] = {0x82, 0x86, 0x85, 0x41, 0x01, 'a'};
+	const uint8_t again[] = {0x82, 0x86, 0x85, 0xbe};
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 1, b1,
+	           sizeof(b1));
+	send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, 3, again,
+	           sizeof(again));
+	expect(f, CACHET_H2_DATA, 3, &s);
+	assert_int_equal(s.f.len, 5);
+	assert_memory_equal(s.payload, "hello", 5);
+	assert_int_equal(f->pins, 0);
+	put_file(f->root, "index.html", "howdy!", 6);
+	struct cachet_store_options opt = {.generation = 2};
+	struct cachet_store *st2;
+	char err[256];
+	assert_int_equal(cachet_store_build(f->root, NULL, &opt, &st2, err, sizeof(err)), 0);
+	cachet_store_unref(f->st);
+	f->st = st2;
+	f->env.gen = st2;
+	for (uint32_t id = 5; id <= 7; id += 2) {
+		send_frame(f, CACHET_H2_HEADERS, CACHET_H2_END_HEADERS | CACHET_H2_END_STREAM, id,
+		           again, sizeof(again));
+		expect(f, CACHET_H2_DATA, id, &s);
+		assert_int_equal(s.f.len, 6);
+		assert_memory_equal(s.payload, "howdy!", 6);
+	}
+}
+
 static void test_max_streams(void **state)
 {
 	struct fix *f = *state;
@@ -769,6 +803,7 @@ int main(void)
 	    T(test_content_length_mismatch),
 	    T(test_malformed_requests),
 	    T(test_repeated_block),
+	    T(test_repeated_block_new_generation),
 	    T(test_max_streams),
 	    T(test_header_list_cap),
 	    T(test_continuation_flood),

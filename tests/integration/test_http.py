@@ -263,6 +263,38 @@ def pipelining_20_in_one_send():
 
 
 @test
+def repeated_heads_answered_alike():
+    """A head with the same bytes as the last one answered is answered from what the worker kept
+    for it (h1.c); one byte different is another request, on any connection."""
+    with tempfile.TemporaryDirectory() as d:
+        site(d)
+        with Server(d) as srv:
+            etag = srv.get("/x.txt").header("ETag")
+            assert etag and len(etag) > 3, "expected an ETag, got %r" % etag
+            other = etag[:-2] + ("x" if etag[-2] != "x" else "y") + etag[-1]
+            cond = request("GET", "/x.txt", [("If-None-Match", etag)])
+            plain = request("GET", "/x.txt")
+            reqs = [("GET", cond, 304, b""), ("GET", cond, 304, b""),
+                    ("GET", request("GET", "/x.txt", [("If-None-Match", other)]), 200,
+                     SITE["x.txt"]),
+                    ("GET", cond, 304, b""), ("HEAD", request("HEAD", "/x.txt"), 200, b""),
+                    ("GET", plain, 200, SITE["x.txt"]), ("GET", plain, 200, SITE["x.txt"]),
+                    ("GET", request("GET", "/s.css"), 200, SITE["s.css"])]
+            s = srv.connect()
+            try:
+                send(s, b"".join(r[1] for r in reqs))
+                check_pipeline(s, reqs)
+            finally:
+                s.close()
+            s = srv.connect()
+            try:
+                send(s, plain + cond)
+                check_pipeline(s, [("GET", plain, 200, SITE["x.txt"]), ("GET", cond, 304, b"")])
+            finally:
+                s.close()
+
+
+@test
 def pipelining_byte_by_byte():
     with tempfile.TemporaryDirectory() as d:
         site(d)
