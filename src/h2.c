@@ -516,20 +516,6 @@ static struct cachet_span keep(struct cachet_h2 *h, const nghttp2_nv *nv)
 	return (struct cachet_span){p, nv->valuelen};
 }
 
-static enum cachet_method method_of(struct cachet_span m)
-{
-	static const char *const other[] = {"POST",    "PUT",   "DELETE", "CONNECT",
-	                                    "OPTIONS", "TRACE", "PATCH"};
-	if (m.len == 3 && memcmp(m.p, "GET", 3) == 0)
-		return CACHET_METHOD_GET;
-	if (m.len == 4 && memcmp(m.p, "HEAD", 4) == 0)
-		return CACHET_METHOD_HEAD;
-	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
-		if (m.len == strlen(other[i]) && memcmp(m.p, other[i], m.len) == 0)
-			return CACHET_METHOD_OTHER;
-	return CACHET_METHOD_UNKNOWN;
-}
-
 /* A pseudo-header (§8.3.1): known, once each, before every regular field, not in trailers. */
 static void field_pseudo(struct cachet_h2 *h, const nghttp2_nv *nv)
 {
@@ -550,7 +536,7 @@ static void field_pseudo(struct cachet_h2 *h, const nghttp2_nv *nv)
 	b->pseudo |= bit;
 	if (bit == PSEUDO_METHOD) {
 		b->req.method = keep(h, nv);
-		b->req.method_id = method_of(b->req.method);
+		b->req.method_id = cachet_http_method_id(b->req.method);
 	} else if (bit == PSEUDO_PATH) {
 		if (nv->valuelen == 0)
 			b->malformed = true;

@@ -237,7 +237,7 @@ static size_t find_head_end(const char *buf, size_t len, size_t start, size_t la
 	return 0;
 }
 
-static enum cachet_method method_id(struct cachet_span m)
+enum cachet_method cachet_http_method_id(struct cachet_span m)
 {
 	static const char *const other[] = {"POST",    "PUT",   "DELETE", "CONNECT",
 	                                    "OPTIONS", "TRACE", "PATCH"};
@@ -269,7 +269,7 @@ static int parse_method(struct cursor *c, struct cachet_request *req)
 	if (c->p == c->end || *c->p != ' ')
 		return 400;
 	c->p++;
-	req->method_id = method_id(req->method);
+	req->method_id = cachet_http_method_id(req->method);
 	return 0;
 }
 

@@ -89,4 +89,8 @@ struct cachet_request {
 int cachet_http_parse_request(const char *buf, size_t len, size_t last_len,
                               struct cachet_request *req, int *status);
 
+/** The method token's class: GET, HEAD, another method of RFC 9110 §9 (405), or an unknown one
+ *  (501). Case-sensitive (§9.1). Shared by the HTTP/1.1 parser and HTTP/2's :method. */
+enum cachet_method cachet_http_method_id(struct cachet_span m);
+
 #endif
