@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "cachet/chunked.h"
@@ -239,6 +240,18 @@ static inline void in_release(struct worker *w, struct conn *c)
 	c->in_cap = 0;
 }
 
+/* A protocol consumed the first used bytes of the kept input: keep only the rest, and give the
+ * buffer back once nothing is left. */
+static inline void in_consume(struct worker *w, struct conn *c, size_t used)
+{
+	if (used) {
+		c->in_len -= (uint32_t)used;
+		memmove(c->in, c->in + used, c->in_len);
+	}
+	if (c->in_len == 0)
+		in_release(w, c);
+}
+
 /* Called when a send is about to reference w->gen's memory. */
 static inline struct cachet_store *gen_pin(struct worker *w)
 {
@@ -293,6 +306,17 @@ static inline void flush_mark(struct worker *w, struct conn *c)
 	c->flags |= DIRTY;
 	c->next = w->flush_head;
 	w->flush_head = conn_slot(w, c);
+}
+
+/* Receiving was paused (recv_pause) and the protocol says it may go on: the recv is armed again at
+ * the end of the batch, unless the cancelled one has not completed yet (its CQE re-arms then). */
+static inline void recv_resume(struct worker *w, struct conn *c)
+{
+	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED)) {
+		c->flags &= ~RECV_PAUSED;
+		c->flags |= NEED_RECV;
+		flush_mark(w, c);
+	}
 }
 
 static inline void timer_unlink(struct worker *w, struct conn *c)

@@ -289,18 +289,9 @@ static void answer_pending(struct worker *w, struct conn *c)
 	size_t used = answer(w, c, c->in, c->in_len);
 	if (c->flags & CLOSING)
 		return;
-	if (used) {
-		c->in_len -= (uint32_t)used;
-		memmove(c->in, c->in + used, c->in_len);
-	}
-	if (c->in_len == 0)
-		in_release(w, c);
-	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
-	    (c->in_len < PAUSE_INPUT / 2 || head_incomplete(c))) {
-		c->flags &= ~RECV_PAUSED;
-		c->flags |= NEED_RECV;
-		flush_mark(w, c);
-	}
+	in_consume(w, c, used);
+	if (c->in_len < PAUSE_INPUT / 2 || head_incomplete(c))
+		recv_resume(w, c);
 }
 
 /* Bytes from the peer. The common case, a whole request and nothing pending, is answered straight

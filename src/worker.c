@@ -398,20 +398,10 @@ static void h2_after(struct worker *w, struct conn *c)
 /* Offers the kept input again (after a send made room in the output). */
 static void h2_pending(struct worker *w, struct conn *c)
 {
-	size_t used = cachet_h2_input(c->h2, (const uint8_t *)c->in, c->in_len);
-	if (used) {
-		c->in_len -= (uint32_t)used;
-		memmove(c->in, c->in + used, c->in_len);
-	}
-	if (c->in_len == 0)
-		in_release(w, c);
+	in_consume(w, c, cachet_h2_input(c->h2, (const uint8_t *)c->in, c->in_len));
 	/* what is left is at most one incomplete frame: receive the rest of it */
-	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED) &&
-	    c->in_len <= CACHET_H2_HEADER_LEN + CACHET_H2_FRAME_MIN) {
-		c->flags &= ~RECV_PAUSED;
-		c->flags |= NEED_RECV;
-		flush_mark(w, c);
-	}
+	if (c->in_len <= CACHET_H2_HEADER_LEN + CACHET_H2_FRAME_MIN)
+		recv_resume(w, c);
 }
 
 /* Bytes for an HTTP/2 connection. While a send is in flight they are kept (h2 appends output
