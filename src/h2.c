@@ -61,6 +61,7 @@ struct h2_multipart {
 
 struct stream {
 	uint32_t id;
+	int64_t start_ns;   /* the turn its HEADERS arrived in: the access log's duration */
 	bool remote_closed; /* END_STREAM (or a reset) received */
 	bool local_closed;  /* END_STREAM sent */
 	bool answered;      /* the HEADERS of the answer are queued */
@@ -438,7 +439,8 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 	} else {
 		cachet_response_error(env->gen, 431, false, &r);
 	}
-	cachet_observe_h2(env->obs, req, &r, h->remote); /* observe: count and log the answer */
+	/* observe: count and log the answer */
+	cachet_observe_h2(env->obs, req, &r, h->remote, s->start_ns, env->turn_ns);
 	bool has_body = r.body_len || r.multipart;
 	uint8_t *d = out_reserve(h, OUT_RESERVE);
 	if (!d) { /* cannot happen: room is checked before each frame is read */
@@ -832,6 +834,7 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 		} else {
 			s = &h->streams[h->nstreams++];
 			*s = (struct stream){.id = f->stream,
+			                     .start_ns = h->env->turn_ns,
 			                     .send_window = h->peer_initial_window,
 			                     .recv_window = WINDOW_DEFAULT};
 		}

@@ -71,10 +71,11 @@ void cachet_observe_h1(struct cachet_observe *o, const struct cachet_request *re
 }
 
 void cachet_observe_h2(struct cachet_observe *o, const struct cachet_request *req,
-                       const struct cachet_reply *r, const struct cachet_log_remote *remote)
+                       const struct cachet_reply *r, const struct cachet_log_remote *remote,
+                       int64_t start_ns, int64_t now_ns)
 {
 	if (o && o->metrics)
-		observe(o, CACHET_PROTO_HTTP2, req, r, remote, 0, 0);
+		observe(o, CACHET_PROTO_HTTP2, req, r, remote, start_ns, now_ns);
 }
 
 void cachet_observe_remote(int fd, struct cachet_log_remote *out)

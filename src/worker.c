@@ -1031,7 +1031,7 @@ static void worker_loop(struct worker *w)
 		w->now_ms = (uint32_t)(cachet_clock_coarse_ns() / 1000000);
 		w->h2env.now_ms = w->now_ms;
 		if (w->pub->obs.log) /* observe: request durations */
-			w->turn_ns = cachet_clock_mono_ns();
+			w->h2env.turn_ns = w->turn_ns = cachet_clock_mono_ns();
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe)

@@ -38,6 +38,7 @@ struct cachet_h2_env {
 	struct cachet_store *gen;   /* the generation answers come from (the worker holds a ref) */
 	const char *date;           /* the current Date value, CACHET_HTTPDATE_LEN bytes */
 	uint32_t now_ms;            /* the worker's monotonic milliseconds */
+	int64_t turn_ns; /* monotonic ns of this loop turn, kept only with the access log on */
 	/* Another pin on gen (the current generation or one already pinned), released with unpin:
 	 * taken for each body iovec from queueing until it has been sent. */
 	void (*pin)(void *worker, struct cachet_store *gen);

@@ -30,7 +30,8 @@ void cachet_observe_h1(struct cachet_observe *o, const struct cachet_request *re
 /** The same for one answered HTTP/2 stream (protocol "HTTP/2.0"). req NULL: refused (431).
  *  o NULL: not observed (unit tests of h2). Durations are not measured for HTTP/2 yet (0). */
 void cachet_observe_h2(struct cachet_observe *o, const struct cachet_request *req,
-                       const struct cachet_reply *r, const struct cachet_log_remote *remote);
+                       const struct cachet_reply *r, const struct cachet_log_remote *remote,
+                       int64_t start_ns, int64_t now_ns);
 
 /** The peer address of a connection, for its log lines (only read when the log is on). */
 void cachet_observe_remote(int fd, struct cachet_log_remote *out);

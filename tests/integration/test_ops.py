@@ -292,14 +292,26 @@ def access_log_and_metrics_count_http2():
                      h2_frame(1, 5, 1, h2_get_block(b"/a.txt", b"h2-client/1")))
                 frames = h2_read_until_end(s, 1)
                 assert any(f[0] == 1 and f[2] == 1 for f in frames), frames
+                # a header block in two pieces 0.3 s apart: the duration runs from its HEADERS
+                blk = h2_get_block(b"/a.txt", b"h2-client/2")
+                send(s, h2_frame(1, 1, 3, blk[:3]))  # END_STREAM, not END_HEADERS
+                time.sleep(0.3)
+                send(s, h2_frame(9, 4, 3, blk[3:]))  # CONTINUATION, END_HEADERS
+                frames = h2_read_until_end(s, 3)
+                assert any(f[0] == 1 and f[2] == 3 for f in frames), frames
             finally:
                 s.close()
-            obj = json.loads(log_lines(log, 1)[0])
+            lines = [json.loads(x) for x in log_lines(log, 2)]
+            obj = lines[0]
             m = series(scrape(mport).body.decode())
+        slow = lines[1]
+        assert slow["user_agent"] == "h2-client/2", slow
+        # bounds set by the sleep and by sanity (a start of 0 would give the uptime), not a timing
+        assert 250000 <= slow["duration_us"] < 60000000, slow
         assert obj["protocol"] == "HTTP/2.0" and obj["path"] == "/a.txt", obj
         assert obj["status"] == 200 and obj["bytes"] == 1024, obj
         assert obj["user_agent"] == "h2-client/1" and obj["method"] == "GET", obj
-        assert m['cachet_requests_total{code="200",protocol="HTTP/2.0"}'] == 1, m
+        assert m['cachet_requests_total{code="200",protocol="HTTP/2.0"}'] == 2, m
 
 
 # --------------------------------------------------------------------------------------------
