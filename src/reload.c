@@ -109,14 +109,30 @@ static void status_write(struct cachet_reloader *r, const struct outcome *o)
 	int n = snprintf(text, sizeof(text),
 	                 "rescans=%llu\nok=%d\ngeneration=%llu\nfiles=%zu\nbytes=%zu\nadded=%zu\n"
 	                 "changed=%zu\nremoved=%zu\nidentical=%zu\nreread=%zu\nms=%lld\n"
-	                 "variants_ms=%lld\nstarted_ns=%lld\nerror=%s\n",
+	                 "variants_ms=%lld\nstarted_ns=%lld\npid=%ld\nerror=%s\n",
 	                 (unsigned long long)r->rescans, o->ok, (unsigned long long)o->generation,
 	                 o->files, o->bytes, o->added, o->changed, o->removed, o->identical,
 	                 o->reread, (long long)o->ms, (long long)o->variants_ms,
-	                 (long long)o->started_ns, o->error);
+	                 (long long)o->started_ns, (long)getpid(), o->error);
 	if (n > 0)
 		cachet_reload_file_write(r->status_path, text,
 		                         (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
+/* Removes the status file at exit only if this process wrote it: after a --replace, the new
+ * server writes the same name while the old one drains, and its reports must stay. */
+static void status_remove_if_ours(const char *path)
+{
+	char text[1024];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	const char *p = strstr(text, "\npid=");
+	if (p && strtol(p + 5, NULL, 10) == (long)getpid())
+		unlink(path);
 }
 
 /* Tells the metrics and systemd how a rescan went (READY=1 ends the RELOADING=1 of its start). */
@@ -352,7 +368,7 @@ void cachet_reloader_stop(struct cachet_reloader *r)
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
 	if (r->status_path[0])
-		unlink(r->status_path);
+		status_remove_if_ours(r->status_path);
 }
 
 void cachet_reloader_release(struct cachet_reloader *r)

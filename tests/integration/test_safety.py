@@ -81,5 +81,26 @@ def reload_refuses_a_pid_that_is_not_cachet():
             other.wait()
 
 
+
+@test
+def status_file_removed_at_exit_only_if_ours():
+    """After --replace the new server writes PIDFILE.status while the old one drains: the old one
+    must not remove it when it exits. Its own status file it does remove."""
+    with tempfile.TemporaryDirectory() as d:
+        root = os.path.join(d, "root")
+        make_tree(root, {"index.html": b"hi\n"})
+        pf = os.path.join(d, "x.pid")
+        with Server(root, "--pid-file", pf):
+            r = run_cachet(["--reload", "--pid-file", pf], timeout=30)
+            assert r.returncode == 0, "expected --reload to work: %r" % r.stderr
+            with open(pf + ".status") as f:
+                assert "pid=" in f.read(), "expected the status file to name its writer"
+        assert not os.path.exists(pf + ".status"), "expected our own status file removed"
+        with Server(root, "--pid-file", pf):
+            # what a newer server (another pid) would have written meanwhile
+            with open(pf + ".status", "w") as f:
+                f.write("rescans=1\nok=1\npid=%d\nerror=\n" % (os.getpid(),))
+        assert os.path.exists(pf + ".status"), "expected another server's status file kept"
+
 if __name__ == "__main__":
     main()
