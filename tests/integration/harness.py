@@ -524,6 +524,27 @@ def h2_frame(ftype, flags=0, sid=0, payload=b""):
         struct.pack(">I", sid & 0x7fffffff) + payload
 
 
+def h2_read_frames(s, until_stream_end=None, limit=64):
+    """Frames read from socket s until END_STREAM (HEADERS or DATA) on stream until_stream_end,
+    EOF or limit frames: [(type, flags, stream, payload)]. Bounded by a 5 s socket timeout."""
+    buf, out = b"", []
+    s.settimeout(5)
+    while len(out) < limit:
+        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            buf += chunk
+        n = int.from_bytes(buf[:3], "big")
+        f = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n])
+        buf = buf[9 + n:]
+        out.append(f)
+        if until_stream_end is not None and f[2] == until_stream_end and f[1] & 1 and \
+                f[0] in (0, 1):
+            return out
+    return out
+
+
 def h2_settings(pairs=(), ack=False):
     return h2_frame(H2_SETTINGS, H2_ACK if ack else 0, 0,
                     b"".join(struct.pack(">HI", k, v) for k, v in pairs))

@@ -6,20 +6,13 @@ full HTTP/2 suite is tests/integration/test_h2*.py."""
 
 import os
 import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ServedTree, expect_status, main, read_response, request, send,  # noqa: E402
-                     test)
+from harness import (H2_PREFACE, ServedTree, expect_status, h2_frame, h2_read_frames,  # noqa: E402
+                     main, read_response, request, send, test)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SITE = {"index.html": b"<p>hello h2</p>\n"}
-
-
-def frame(ftype, flags, stream, payload=b""):
-    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
-        struct.pack(">I", stream) + payload
 
 
 def literal(name, value):
@@ -33,26 +26,6 @@ def get_block(path, extra=()):
     for name, value in extra:
         blk += literal(name, value)
     return blk
-
-
-def read_frames(s, until_stream_end=None, limit=64):
-    """Frames until END_STREAM on until_stream_end (or EOF); [(type, flags, stream, payload)]."""
-    buf, out = b"", []
-    s.settimeout(5)
-    while len(out) < limit:
-        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            buf += chunk
-        n = int.from_bytes(buf[:3], "big")
-        f = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n])
-        buf = buf[9 + n:]
-        out.append(f)
-        if until_stream_end is not None and f[2] == until_stream_end and f[1] & 1 and \
-                f[0] in (0, 1):
-            return out
-    return out
 
 
 def status_of(block):
@@ -70,8 +43,8 @@ def get_and_304_over_h2():
     with ServedTree(SITE) as t:
         s = socket.create_connection(("127.0.0.1", t.srv.port))
         try:
-            send(s, PREFACE + frame(4, 0, 0) + frame(1, 5, 1, get_block(b"/index.html")))
-            frames = read_frames(s, until_stream_end=1)
+            send(s, H2_PREFACE + h2_frame(4, 0, 0) + h2_frame(1, 5, 1, get_block(b"/index.html")))
+            frames = h2_read_frames(s, until_stream_end=1)
             types = [f[0] for f in frames]
             assert types[0] == 4, "server SETTINGS first, got %r" % types
             heads = [f for f in frames if f[0] == 1 and f[2] == 1]
@@ -85,8 +58,8 @@ def get_and_304_over_h2():
                 etag = read_response(r_s).header("etag").encode()
             finally:
                 r_s.close()
-            send(s, frame(1, 5, 3, get_block(b"/index.html", [(b"if-none-match", etag)])))
-            frames = read_frames(s, until_stream_end=3)
+            send(s, h2_frame(1, 5, 3, get_block(b"/index.html", [(b"if-none-match", etag)])))
+            frames = h2_read_frames(s, until_stream_end=3)
             heads = [f for f in frames if f[0] == 1 and f[2] == 3]
             assert status_of(heads[0][3]) == b"304", frames
             assert heads[0][1] & 1, "a 304 is one HEADERS frame with END_STREAM"
@@ -100,7 +73,7 @@ def bad_preface_goaway():
         s = socket.create_connection(("127.0.0.1", t.srv.port))
         try:
             send(s, b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")
-            frames = read_frames(s)
+            frames = h2_read_frames(s)
             goaway = [f for f in frames if f[0] == 7]
             assert goaway and goaway[0][3][4:8] == b"\0\0\0\x01", frames  # PROTOCOL_ERROR
         finally:
@@ -114,7 +87,7 @@ def not_http_first_line_closed_unanswered():
     with ServedTree(SITE) as t:
         s = socket.create_connection(("127.0.0.1", t.srv.port))
         try:
-            send(s, b"INVALID CONNECTION PREFACE\r\n\r\n")
+            send(s, b"INVALID CONNECTION H2_PREFACE\r\n\r\n")
             s.settimeout(5)
             data = s.recv(65536)
             assert data == b"", "expected the connection closed unanswered, got %r" % data[:80]
@@ -133,7 +106,7 @@ def no_http2_keeps_505():
     with ServedTree(SITE, "--no-http2") as t:
         s = socket.create_connection(("127.0.0.1", t.srv.port))
         try:
-            send(s, PREFACE)
+            send(s, H2_PREFACE)
             expect_status(read_response(s), 505, "preface with --no-http2")
         finally:
             s.close()

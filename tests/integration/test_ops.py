@@ -17,8 +17,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ProtocolError, Server, ServedTree, Skip, cachet_bin, connect,  # noqa: E402
-                     expect_status, main, read_response, request, send, test)
+from harness import (H2_PREFACE, ProtocolError, Server, ServedTree, Skip,  # noqa: E402
+                     cachet_bin, connect, expect_status, h2_frame, h2_read_frames, main,
+                     read_response, request, send, test)
 
 FILES = {"index.html": "<!doctype html><p>hello</p>\n", "app.js": "console.log(1);\n" * 64,
          "a.txt": "x" * 1024}
@@ -245,37 +246,10 @@ def access_log_nothing_lost_through_sigterm():
         assert sum(counts) == 2000 and n == 2000, (sum(counts), n)
 
 
-H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-
-def h2_frame(ftype, flags, stream, payload=b""):
-    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + \
-        stream.to_bytes(4, "big") + payload
-
-
 def h2_get_block(path, user_agent):
     """GET http://localhost<path> with a User-Agent: static indexes and literals (RFC 7541)."""
     blk = bytes([0x82, 0x86, 0x04, len(path)]) + path + bytes([0x01, 9]) + b"localhost"
     return blk + bytes([0x00, 10]) + b"user-agent" + bytes([len(user_agent)]) + user_agent
-
-
-def h2_read_until_end(s, stream):
-    """Frames until END_STREAM on stream (or EOF), as (type, flags, stream, payload)."""
-    buf, out = b"", []
-    s.settimeout(5)
-    while len(out) < 64:
-        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            buf += chunk
-        n = int.from_bytes(buf[:3], "big")
-        f = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff, buf[9:9 + n])
-        buf = buf[9 + n:]
-        out.append(f)
-        if f[2] == stream and f[1] & 1 and f[0] in (0, 1):
-            return out
-    return out
 
 
 @test
@@ -290,14 +264,14 @@ def access_log_and_metrics_count_http2():
             try:
                 send(s, H2_PREFACE + h2_frame(4, 0, 0) +
                      h2_frame(1, 5, 1, h2_get_block(b"/a.txt", b"h2-client/1")))
-                frames = h2_read_until_end(s, 1)
+                frames = h2_read_frames(s, 1)
                 assert any(f[0] == 1 and f[2] == 1 for f in frames), frames
                 # a header block in two pieces 0.3 s apart: the duration runs from its HEADERS
                 blk = h2_get_block(b"/a.txt", b"h2-client/2")
                 send(s, h2_frame(1, 1, 3, blk[:3]))  # END_STREAM, not END_HEADERS
                 time.sleep(0.3)
                 send(s, h2_frame(9, 4, 3, blk[3:]))  # CONTINUATION, END_HEADERS
-                frames = h2_read_until_end(s, 3)
+                frames = h2_read_frames(s, 3)
                 assert any(f[0] == 1 and f[2] == 3 for f in frames), frames
             finally:
                 s.close()
