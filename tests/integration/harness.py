@@ -1038,11 +1038,12 @@ def sanitized(pid):
 
 
 def vm_rss_kib(pid):
+    """The resident set of pid in KiB; an AssertionError when it has none (the process is gone)."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    return 0
+    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 # ---------------------------------------------------------------------------------------------

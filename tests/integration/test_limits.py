@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Server, Skip, expect_status, main, make_tree,  # noqa: E402
-                     read_response, request, run_cachet, send, test)
+                     read_response, request, run_cachet, send, test, vm_rss_kib)
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -63,10 +63,6 @@ def proc_status(pid):
             k, _, v = line.partition(":")
             out[k] = v.strip()
     return out
-
-
-def vm_rss_kib(pid):
-    return int(proc_status(pid)["VmRSS"].split()[0])
 
 
 def fd_count(pid):

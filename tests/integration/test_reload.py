@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (ServedTree, Skip, connect, expect_status, main,  # noqa: E402
-                     read_response, request, run_cachet, send, test)
+                     read_response, request, run_cachet, sanitized, send, test, vm_rss_kib)
 
 
 class Site(ServedTree):
@@ -181,19 +181,6 @@ def reload_without_server_exits_2():
                                                                                    r.stderr)
 
 
-def sanitized(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return any("libasan" in line or "libtsan" in line for line in f)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 @test
 def hundred_reloads_keep_memory_flat():
     files = {"f%02d.bin" % i: os.urandom(64 * 1024) for i in range(32)}  # 2 MiB of content
@@ -205,12 +192,12 @@ def hundred_reloads_keep_memory_flat():
             raise Skip("RSS is not meaningful under AddressSanitizer")
         for _ in range(10):  # warm up allocator caches
             s.reload()
-        before = rss_kib(s.srv.proc.pid)
+        before = vm_rss_kib(s.srv.proc.pid)
         for i in range(100):
             os.kill(s.srv.proc.pid, signal.SIGHUP)
             if i % 10 == 9:
                 s.reload()  # also waits for the rescans before it to finish
-        after = rss_kib(s.srv.proc.pid)
+        after = vm_rss_kib(s.srv.proc.pid)
         assert after - before <= content_kib, \
             "expected RSS flat within the content size (%d KiB): %d -> %d KiB" % (
                 content_kib, before, after)
