@@ -40,8 +40,10 @@
 #include "cachet/multipart.h"
 #include "cachet/response.h"
 
-#define OUT_RESERVE    8192u /* room kept free before a frame is read (one answer's worst) */
-#define COPY_MAX       4096u /* bodies up to this are copied into the output (one iovec less) */
+#define OUT_RESERVE 8192u /* room kept free before a frame is read (one answer's worst) */
+#define COPY_MAX    4096u /* bodies up to this are copied into the output (one iovec less) */
+/* a head is written into the room reserved for it (answer) */
+_Static_assert(OUT_RESERVE >= CACHET_H2_HEADER_LEN + CACHET_RESPONSE_H2_MAX, "room for a head");
 #define WINDOW_DEFAULT 65535
 #define WINDOW_MAX     0x7fffffffLL
 #define BLOCK_MAX      (64u * 1024)                   /* one header block, CONTINUATIONs included */
@@ -454,11 +456,7 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 		n = block_per_request(&r, req ? req : &dummy, env->date, blk,
 		                      OUT_RESERVE - CACHET_H2_HEADER_LEN);
 	} else {
-		const struct cachet_hpack_block *b = &r.head->h2;
-		n = (int)b->len;
-		memcpy(blk, b->data, b->len);
-		if (b->date_off != UINT32_MAX)
-			memcpy(blk + b->date_off, env->date, CACHET_HTTPDATE_LEN);
+		n = (int)cachet_response_write_h2(&r, env->date, blk);
 	}
 	if (n < 0) {
 		stream_reset(h, s, CACHET_H2_INTERNAL_ERROR);

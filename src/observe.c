@@ -12,23 +12,13 @@ uint64_t cachet_observe_body_bytes(const struct cachet_reply *r)
 	return r->multipart ? r->multipart->body_len : r->body_len;
 }
 
-/* The Content-Encoding the block announces, or "". Only when logging: a scan of the block. */
+/* The Content-Encoding of the answer, or "". */
 static const char *encoding_of(const struct cachet_reply *r)
 {
-	static const char name[] = "\r\nContent-Encoding: ";
-	if (r->status != 200 && r->status != 206)
+	if (!r->rep || (r->status != 200 && r->status != 206) ||
+	    r->rep->coding == CACHET_CODING_IDENTITY)
 		return "";
-	const char *p = memmem(r->head->text, r->head->len, name, sizeof(name) - 1);
-	if (!p)
-		return "";
-	p += sizeof(name) - 1;
-	if (p[0] == 'g')
-		return "gzip";
-	if (p[0] == 'b')
-		return "br";
-	if (p[0] == 'z')
-		return "zstd";
-	return "";
+	return cachet_encoding_name(r->rep->coding);
 }
 
 static const char *const proto_names[CACHET_PROTO_COUNT] = {"HTTP/1.0", "HTTP/1.1", "HTTP/2.0"};

@@ -1,6 +1,7 @@
-/* response.c - request -> preformatted response. The hot path of cachet: everything here is a
- * lookup, a compare or a memcpy; blocks were formatted when the generation was built (the rare
- * 206 and 416 heads are put together here from parts the generation shares). */
+/* response.c - request -> response. The hot path of cachet: everything here is a lookup, a
+ * compare or a memcpy. A file's heads (200, 304, 206) are copied together from parts formatted
+ * when the generation was built (store.h: cachet_repr, cachet_lines); errors and redirects are
+ * whole blocks; only the rare 206 and 416 format a few digits of their own. */
 #define _GNU_SOURCE /* memmem */
 #include "cachet/response.h"
 
@@ -44,12 +45,13 @@ static void extra_end_with_length(struct cachet_reply *r, char *p, const char *e
 /* A 206 for bytes first..last of rep: the lines it shares with the 200 block (written from it,
  * see cachet_response_write_head) plus two formatted here (digits by hand: no printf on a request
  * path); at most 15 + 68 + 2 + 16 + 20 + 2 bytes. */
-static void reply_partial(const struct cachet_repr *rep, uint64_t first, uint64_t last,
-                          struct cachet_reply *r)
+static void reply_partial(const struct cachet_entry *e, const struct cachet_repr *rep,
+                          uint64_t first, uint64_t last, struct cachet_reply *r)
 {
 	static const char cr[] = "Content-Range: ";
 	char *p = r->extra, *end = r->extra + sizeof(r->extra) - 2;
-	*r = (struct cachet_reply){.head = &rep->ok,
+	*r = (struct cachet_reply){.entry = e,
+	                           .rep = rep,
 	                           .status = 206,
 	                           .body = rep->body + first,
 	                           .body_len = last - first + 1};
@@ -67,10 +69,10 @@ static_assert(CACHET_RESPONSE_EXTRA_MAX >= 16 + 20 + 2 + CACHET_MULTIPART_TYPE_M
 
 /* A 206 with several ranges: the block, a Content-Length for the whole multipart body, and the
  * plan the caller sends the parts from. */
-static void reply_multipart(const struct cachet_repr *rep, const struct cachet_multipart *mp,
-                            struct cachet_reply *r)
+static void reply_multipart(const struct cachet_entry *e, const struct cachet_repr *rep,
+                            const struct cachet_multipart *mp, struct cachet_reply *r)
 {
-	*r = (struct cachet_reply){.head = &rep->ok, .status = 206, .multipart = mp};
+	*r = (struct cachet_reply){.entry = e, .rep = rep, .status = 206, .multipart = mp};
 	extra_end_with_length(r, r->extra, r->extra + sizeof(r->extra) - 2, mp->body_len);
 }
 
@@ -114,12 +116,12 @@ static void reply_body(const struct cachet_store *st, const struct cachet_entry 
 		switch (cachet_range_parse(req->range.p, req->range.len, rep->body_len, &set)) {
 		case CACHET_RANGE_OK:
 			if (set.n == 1) {
-				reply_partial(rep, set.first[0], set.last[0], r);
+				reply_partial(e, rep, set.first[0], set.last[0], r);
 				return;
 			}
 			if (mp && content_type &&
 			    cachet_multipart_plan(mp, rep, content_type, &set)) {
-				reply_multipart(rep, mp, r);
+				reply_multipart(e, rep, mp, r);
 				return;
 			}
 			break; /* several ranges that cannot be sent in parts: the whole 200 */
@@ -133,7 +135,8 @@ static void reply_body(const struct cachet_store *st, const struct cachet_entry 
 		}
 	}
 	bool head_only = req->method_id == CACHET_METHOD_HEAD;
-	*r = (struct cachet_reply){.head = &rep->ok,
+	*r = (struct cachet_reply){.entry = e,
+	                           .rep = rep,
 	                           .status = 200,
 	                           .body = head_only ? NULL : rep->body,
 	                           .body_len = head_only ? 0 : rep->body_len};
@@ -152,7 +155,7 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	    .etag = rep->etag, .etag_len = rep->etag_len, .last_modified = e->last_modified};
 	switch (cachet_conditional_evaluate(req, &v)) {
 	case CACHET_COND_NOT_MODIFIED:
-		*r = (struct cachet_reply){.head = &rep->not_modified, .status = 304};
+		*r = (struct cachet_reply){.entry = e, .rep = rep, .status = 304};
 		return;
 	case CACHET_COND_PRECONDITION_FAILED:
 		cachet_response_error(st, 412, req->method_id == CACHET_METHOD_HEAD, r);
@@ -254,20 +257,73 @@ static size_t replace_type_multipart(char *dst, size_t n, const struct cachet_mu
 	return head + tn + rest;
 }
 
-/* A 206 head from the 200 block it shares its lines with: its own status line and Date, then the
- * 200's lines from after the Date up to part_end (before Link and Content-Length). Never longer
- * than the 200 block: the status line grows by 13 bytes, the Content-Length line dropped is
- * longer. */
-static size_t write_partial(const struct cachet_block *ok, const char date[CACHET_HTTPDATE_LEN],
-                            char *dst)
+static char *put(char *d, const void *src, size_t n)
 {
-	static const char st[] = "HTTP/1.1 206 Partial Content\r\n" CACHET_BLOCK_DATE_NAME;
-	size_t from = ok->date_off + CACHET_HTTPDATE_LEN, n = sizeof(st) - 1;
-	memcpy(dst, st, n);
-	memcpy(dst + n, date, CACHET_HTTPDATE_LEN);
-	n += CACHET_HTTPDATE_LEN;
-	memcpy(dst + n, ok->text + from, ok->part_end - from);
-	return n + ok->part_end - from;
+	memcpy(d, src, n);
+	return d + n;
+}
+
+static char *put_lines(char *d, const struct cachet_lines *l)
+{
+	return put(d, l->text, l->len);
+}
+
+#define LIT(s) s, sizeof(s) - 1
+
+/* "Content-Encoding: NAME\r\n" by coding, "" for identity. */
+static const struct {
+	const char *line, *name;
+	uint8_t len, name_len;
+} encoding_lines[CACHET_CODING_COUNT] = {
+    [CACHET_CODING_GZIP] = {"Content-Encoding: gzip\r\n", "gzip", 24, 4},
+    [CACHET_CODING_BR] = {"Content-Encoding: br\r\n", "br", 22, 2},
+    [CACHET_CODING_ZSTD] = {"Content-Encoding: zstd\r\n", "zstd", 24, 4},
+};
+
+/* A file's head: the status line, Date and Server, then its lines in this order (the one its
+ * blocks had when they were stored whole, so answers did not change with issue 15):
+ *   200: Content-Type, Last-Modified, ETag, Cache-Control [Vary], [Content-Encoding],
+ *        Accept-Ranges, [--add-header], [Link], Content-Length
+ *   206: the 200's up to --add-header; its Content-Range and Content-Length follow (extra)
+ *   304: ETag, Cache-Control [Vary], [--add-header]: RFC 9110 §15.4.5
+ * store.c (entry_answers) bounds the 200 to CACHET_BLOCK_MAX bytes. */
+static size_t write_file_head(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
+                              char *dst)
+{
+	const struct cachet_entry *e = r->entry;
+	const struct cachet_repr *p = r->rep;
+	char *d = dst;
+	if (r->status == 304)
+		d = put(d, LIT("HTTP/1.1 304 Not Modified\r\nDate: "));
+	else if (r->status == 206)
+		d = put(d, LIT("HTTP/1.1 206 Partial Content\r\nDate: "));
+	else
+		d = put(d, LIT("HTTP/1.1 200 OK\r\nDate: "));
+	d = put(d, date, CACHET_HTTPDATE_LEN);
+	d = put(d, LIT("\r\nServer: cachet\r\n"));
+	if (r->status != 304) {
+		d = put_lines(d, e->type_lines);
+		d = put(d, LIT("Last-Modified: "));
+		d = put(d, e->last_modified_text, CACHET_HTTPDATE_LEN);
+		d = put(d, LIT("\r\n"));
+	}
+	d = put(d, LIT("ETag: "));
+	d = put(d, p->etag, p->etag_len);
+	d = put(d, LIT("\r\n"));
+	d = put_lines(d, e->cache_lines);
+	if (r->status == 304)
+		return (size_t)(put_lines(d, e->extra_lines) - dst);
+	d = put(d, encoding_lines[p->coding].line, encoding_lines[p->coding].len);
+	d = put(d, LIT("Accept-Ranges: bytes\r\n"));
+	d = put_lines(d, e->extra_lines);
+	if (r->status == 206)
+		return (size_t)(d - dst);
+	if (e->link_lines)
+		d = put_lines(d, e->link_lines);
+	d = put(d, LIT("Content-Length: "));
+	d = put(d, p->length, p->length_len);
+	d = put(d, LIT("\r\n"));
+	return (size_t)(d - dst);
 }
 
 size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,
@@ -276,10 +332,11 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	static const char tail_close[] = "Connection: close\r\n\r\n";
 	static const char tail_keep10[] = "Connection: keep-alive\r\n\r\n";
 	const struct cachet_block *b = r->head;
-	size_t n = b->len;
-	if (r->status == 206 && b->part_end) {
-		n = write_partial(b, date, dst);
+	size_t n;
+	if (!b) {
+		n = write_file_head(r, date, dst);
 	} else {
+		n = b->len;
 		memcpy(dst, b->text, b->len);
 		memcpy(dst + b->date_off, date, CACHET_HTTPDATE_LEN);
 	}
@@ -290,7 +347,7 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 		n += r->extra_len;
 	}
 	if (r->close || force_close || !req->keep_alive) {
-		if (b->closes) { /* the block says it already */
+		if (b && b->closes) { /* the block says it already */
 			memcpy(dst + n, "\r\n", 2);
 			return n + 2;
 		}
@@ -303,4 +360,59 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	}
 	memcpy(dst + n, "\r\n", 2);
 	return n + 2;
+}
+
+static unsigned char *put_h2(unsigned char *d, const void *src, size_t n)
+{
+	memcpy(d, src, n);
+	return d + n;
+}
+
+static unsigned char *put_h2_field(unsigned char *d, enum cachet_hpack_name name, const char *value,
+                                   size_t len)
+{
+	return d + cachet_hpack_field(d, name, value, len);
+}
+
+/* write_file_head()'s lines, field by field, as HPACK (hpack.h: stateless, so the interned lines'
+ * twins can be copied side by side). Only 200 and 304 get here: a 206 has per-request lines. */
+static size_t write_file_h2(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
+                            unsigned char *dst)
+{
+	const struct cachet_entry *e = r->entry;
+	const struct cachet_repr *p = r->rep;
+	unsigned char *d = dst;
+	*d++ = r->status == 304 ? 0x8b : 0x88; /* :status, static table 11 and 8 */
+	d = put_h2_field(d, CACHET_HPACK_DATE, date, CACHET_HTTPDATE_LEN);
+	d = put_h2_field(d, CACHET_HPACK_SERVER, LIT("cachet"));
+	if (r->status != 304) {
+		d = put_h2(d, e->type_lines->h2, e->type_lines->h2_len);
+		d = put_h2_field(d, CACHET_HPACK_LAST_MODIFIED, e->last_modified_text,
+		                 CACHET_HTTPDATE_LEN);
+	}
+	d = put_h2_field(d, CACHET_HPACK_ETAG, p->etag, p->etag_len);
+	d = put_h2(d, e->cache_lines->h2, e->cache_lines->h2_len);
+	if (r->status == 304)
+		return (size_t)(put_h2(d, e->extra_lines->h2, e->extra_lines->h2_len) - dst);
+	if (p->coding != CACHET_CODING_IDENTITY)
+		d = put_h2_field(d, CACHET_HPACK_CONTENT_ENCODING, encoding_lines[p->coding].name,
+		                 encoding_lines[p->coding].name_len);
+	d = put_h2_field(d, CACHET_HPACK_ACCEPT_RANGES, LIT("bytes"));
+	d = put_h2(d, e->extra_lines->h2, e->extra_lines->h2_len);
+	if (e->link_lines)
+		d = put_h2(d, e->link_lines->h2, e->link_lines->h2_len);
+	d = put_h2_field(d, CACHET_HPACK_CONTENT_LENGTH, p->length, p->length_len);
+	return (size_t)(d - dst);
+}
+
+size_t cachet_response_write_h2(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
+                                unsigned char *dst)
+{
+	const struct cachet_block *b = r->head;
+	if (!b)
+		return write_file_h2(r, date, dst);
+	memcpy(dst, b->h2.data, b->h2.len);
+	if (b->h2.date_off != UINT32_MAX)
+		memcpy(dst + b->h2.date_off, date, CACHET_HTTPDATE_LEN);
+	return b->h2.len;
 }

@@ -26,15 +26,15 @@
 /* Directory nesting followed at most; deeper trees are refused rather than risking the stack. */
 #define SCAN_DEPTH_MAX 64
 
-/* Room for one entry's blocks (two per representation, and a redirect) or a generation's
- * errors, each block with its HPACK twin (at most the text's length plus 18 bytes a line). */
-#define HEADS_BLOCKS_MAX (2 * CACHET_CODING_COUNT + CACHET_N_ERRORS + 2)
+/* Room for a redirect's block or a generation's errors, each block with its HPACK twin (at most
+ * the text's length plus 18 bytes a line). */
+#define HEADS_BLOCKS_MAX (CACHET_N_ERRORS + 2)
 #define HEADS_MAX        (HEADS_BLOCKS_MAX * CACHET_BLOCK_MAX * 3)
 
-/* Heads are carved out of large chunks, packed end to end (no allocator size classes, no
- * per-allocation overhead: an entry with variants has ~4 KB of blocks, which malloc would round
- * to 5 KB). A chunk counts the heads alive in it, plus one while a builder fills it, and goes
- * back whole when the last goes: a generation whose blocks are all replaced returns its pages. */
+/* Heads (the blocks of redirects and errors) are carved out of large chunks, packed end to end
+ * (no allocator size classes, no per-allocation overhead). A chunk counts the heads alive in it,
+ * plus one while a builder fills it, and goes back whole when the last goes: a generation whose
+ * blocks are all replaced returns its pages. */
 struct heads_chunk {
 	atomic_size_t live;
 	size_t used;
@@ -58,16 +58,17 @@ struct heads_builder {
 	size_t len;
 	unsigned n;
 	struct heads_chunk *chunk; /* being filled; the builder holds one count on it */
-	/* Blocks of files whose variants are still pending go to chunks of their own: the
-	 * generation that adds the variants replaces all of them, so those chunks go back whole
-	 * instead of being held by the few long-lived blocks packed among them. */
-	struct heads_chunk *chunk_pending;
-	bool pending; /* heads_alloc uses chunk_pending */
 	struct {
 		struct cachet_block *blk;
 		size_t off, h2_off; /* its text, its HPACK twin */
 	} fix[HEADS_BLOCKS_MAX];
 	char buf[HEADS_MAX];
+};
+
+/* The lines of a build by text, open addressing; the table itself is freed with the scan. */
+struct lines_table {
+	struct cachet_lines **slot;
+	size_t mask, n;
 };
 
 /* Blobs by content (XXH3-64 of the bytes), open addressing: those of the previous generation and
@@ -92,6 +93,9 @@ struct scan {
 	} ancestors[SCAN_DEPTH_MAX];
 	unsigned depth;
 	struct heads_builder *hb;
+	struct cachet_store_arena *arena; /* what the files' answers are made of (passes to st) */
+	struct lines_table lines;         /* interned lines of this build */
+	const struct cachet_lines *extra_lines;
 	struct content_table ct;
 	size_t reread, identical;
 	char *err;
@@ -155,7 +159,7 @@ static struct cachet_heads *heads_alloc(struct heads_builder *hb, size_t size)
 			h->chunk = NULL;
 		return h;
 	}
-	struct heads_chunk **slot = hb->pending ? &hb->chunk_pending : &hb->chunk;
+	struct heads_chunk **slot = &hb->chunk;
 	struct heads_chunk *c = *slot;
 	if (!c || c->used + size > HEADS_CHUNK) {
 		if (!(c = malloc(offsetof(struct heads_chunk, mem) + HEADS_CHUNK)))
@@ -179,8 +183,6 @@ static struct heads_builder *builder_new(void)
 		hb->len = 0;
 		hb->n = 0;
 		hb->chunk = NULL;
-		hb->chunk_pending = NULL;
-		hb->pending = false;
 	}
 	return hb;
 }
@@ -189,51 +191,31 @@ static void builder_free(struct heads_builder *hb)
 {
 	if (hb) {
 		chunk_unref(hb->chunk);
-		chunk_unref(hb->chunk_pending);
 	}
 	free(hb);
 }
 
-/* Copies what hb holds, after n_reprs representations taken from reprs (their blocks formatted
- * into hb), into one allocation sized to fit, and points each block into it; *reprs_out (may be
- * NULL when n_reprs is 0) is where the representations went. */
-static int heads_commit_reprs(struct heads_builder *hb, const struct cachet_repr *reprs,
-                              size_t n_reprs, struct cachet_heads **out,
-                              struct cachet_repr **reprs_out)
+/* Copies what hb holds into one allocation sized to fit, and points each formatted block into
+ * it. */
+static int heads_commit(struct heads_builder *hb, struct cachet_heads **out)
 {
 	*out = NULL;
-	if (hb->n == 0 && n_reprs == 0)
+	if (hb->n == 0)
 		return 0;
-	size_t rsize = n_reprs * sizeof(*reprs);
-	struct cachet_heads *h = heads_alloc(hb, sizeof(*h) + rsize + hb->len);
+	struct cachet_heads *h = heads_alloc(hb, sizeof(*h) + hb->len);
 	if (!h)
 		return -ENOMEM;
 	atomic_init(&h->refs, 1);
-	struct cachet_repr *r = (struct cachet_repr *)(void *)h->text; /* aligned: see heads */
-	if (n_reprs)
-		memcpy(r, reprs, rsize);
-	char *text = h->text + rsize;
-	memcpy(text, hb->buf, hb->len);
+	memcpy(h->text, hb->buf, hb->len);
 	for (unsigned i = 0; i < hb->n; i++) {
 		struct cachet_block *blk = hb->fix[i].blk;
-		uintptr_t at = (uintptr_t)blk, lo = (uintptr_t)reprs;
-		if (n_reprs && at >= lo && at < lo + rsize) /* a block of a copied representation */
-			blk = (struct cachet_block *)(void *)((char *)r + (at - lo));
-		blk->text = text + hb->fix[i].off;
-		blk->h2.data = (unsigned char *)text + hb->fix[i].h2_off;
+		blk->text = h->text + hb->fix[i].off;
+		blk->h2.data = (unsigned char *)h->text + hb->fix[i].h2_off;
 	}
 	hb->len = 0;
 	hb->n = 0;
 	*out = h;
-	if (reprs_out)
-		*reprs_out = n_reprs ? r : NULL;
 	return 0;
-}
-
-/* Copies what hb holds into one allocation and points each formatted block into it. */
-static int heads_commit(struct heads_builder *hb, struct cachet_heads **out)
-{
-	return heads_commit_reprs(hb, NULL, 0, out, NULL);
 }
 
 static int block_format(struct heads_builder *hb, struct cachet_block *blk, const char *fmt, ...)
@@ -260,7 +242,6 @@ static int block_format(struct heads_builder *hb, struct cachet_block *blk, cons
 	if (!d)
 		return -EINVAL;
 	blk->text = NULL;
-	blk->part_end = 0;
 	blk->len = (uint32_t)n;
 	blk->date_off = (uint32_t)(d - tmp) + 2 + sizeof(CACHET_BLOCK_DATE_NAME) - 1;
 	blk->closes = strstr(tmp, "\r\nConnection: close\r\n") != NULL;
@@ -283,95 +264,190 @@ static int block_format(struct heads_builder *hb, struct cachet_block *blk, cons
 
 #define EPOCH_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
 
-/* The blocks of one representation. RFC 9110 §15.4.5: the 304 carries Date, ETag and the
- * cache-related fields the 200 would (Cache-Control, Vary), and no representation metadata. */
-static int repr_blocks(struct heads_builder *hb, const struct cachet_entry *e, unsigned coding,
-                       struct cachet_repr *r)
+/* ---- a generation's arena and its interned lines ----
+ *
+ * A file's answers are copied together per answer (response.c) from its representations and a
+ * few lines most files share. Those live in the generation's arena: large chunks filled end to
+ * end and freed whole with the generation (cachet_store_unref), so 20,000 files cost a few dozen
+ * allocations, not tens of thousands rounded up to size classes. Nothing in an arena is shared
+ * with another generation: a rescan makes its representations again (no hashing, no reading: a
+ * copy of the blob's fields and the digits of a length), which keeps lifetimes simple. */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	_Alignas(max_align_t) unsigned char mem[];
+};
+
+struct cachet_store_arena {
+	struct arena_chunk *chunks; /* newest first; the first is being filled */
+};
+
+/* 64 KB with its header: a jemalloc size class, nothing rounded up. */
+#define ARENA_CHUNK ((size_t)64 * 1024 - offsetof(struct arena_chunk, mem))
+
+static void *arena_alloc(struct cachet_store_arena *a, size_t size)
 {
-	const char *extra = e->extra_headers;
-	char lm[CACHET_HTTPDATE_LEN + 1], vary[32] = "", enc[48] = "", common[CACHET_BLOCK_MAX];
-	cachet_httpdate_format(e->last_modified, lm);
-	lm[CACHET_HTTPDATE_LEN] = '\0';
-	if (e->available != 1u << CACHET_CODING_IDENTITY || e->pending)
-		strcpy(vary, "Vary: Accept-Encoding\r\n");
-	if (coding != CACHET_CODING_IDENTITY)
-		snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n",
-		         cachet_encoding_name(coding));
-	int n = snprintf(common, sizeof(common),
-	                 "Server: cachet\r\nContent-Type: %s\r\nLast-Modified: %s\r\nETag: %.*s\r\n"
-	                 "Cache-Control: %s\r\n%s%sAccept-Ranges: bytes\r\n%s",
-	                 e->content_type, lm, (int)r->etag_len, r->etag, e->cache_control, vary,
-	                 enc, extra);
-	if (n < 0 || (size_t)n >= sizeof(common))
-		return -E2BIG;
-	const char *link = e->link ? e->link : ""; /* Link: issue 12 */
-	int rc = block_format(
-	    hb, &r->ok, "HTTP/1.1 200 OK\r\nDate: " EPOCH_DATE "\r\n%s%sContent-Length: %zu\r\n",
-	    common, link, r->body_len);
-	/* the 206 has the same lines up to Link and Content-Length (response.c writes it) */
-	if (rc == 0)
-		r->ok.part_end =
-		    (uint16_t)(r->ok.len - strlen(link) -
-		               (size_t)snprintf(NULL, 0, "Content-Length: %zu\r\n", r->body_len));
-	if (rc == 0)
-		rc = block_format(hb, &r->not_modified,
-		                  "HTTP/1.1 304 Not Modified\r\nDate: " EPOCH_DATE
-		                  "\r\nServer: cachet\r\n"
-		                  "ETag: %.*s\r\nCache-Control: %s\r\n%s%s",
-		                  (int)r->etag_len, r->etag, e->cache_control, vary, extra);
-	return rc;
+	const size_t align = _Alignof(max_align_t);
+	size = (size + align - 1) & ~(align - 1);
+	struct arena_chunk *c = a->chunks;
+	if (!c || c->used + size > c->size) {
+		size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+		if (!(c = malloc(offsetof(struct arena_chunk, mem) + cap)))
+			return NULL;
+		c->used = 0;
+		c->size = cap;
+		/* a large allocation of its own goes behind the chunk being filled */
+		if (size > ARENA_CHUNK && a->chunks) {
+			c->next = a->chunks->next;
+			a->chunks->next = c;
+		} else {
+			c->next = a->chunks;
+			a->chunks = c;
+		}
+	}
+	void *p = c->mem + c->used;
+	c->used += size;
+	return p;
 }
 
-/* What an entry's blocks depend on beyond its blob and Last-Modified: its Cache-Control (a
- * manifest may change it from one build to the next) and its Link field (--link-preload). */
-static uint64_t blocks_key(const struct cachet_entry *e)
+static void arena_free(struct cachet_store_arena *a)
 {
-	uint64_t k = XXH3_64bits(e->cache_control, strlen(e->cache_control));
-	return e->link ? XXH3_64bits_withSeed(e->link, strlen(e->link), k) : k;
+	if (!a)
+		return;
+	for (struct arena_chunk *c = a->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(a);
 }
 
-/* Fills every representation the blob has, then formats their blocks; both go into one
- * cachet_heads (the array only as long as the codings it can be indexed with). */
-static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
+static int lines_grow(struct lines_table *t)
+{
+	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 64;
+	struct cachet_lines **v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < old; i++) {
+		if (!t->slot[i])
+			continue;
+		size_t j = XXH3_64bits(t->slot[i]->text, t->slot[i]->len) & (cap - 1);
+		while (v[j])
+			j = (j + 1) & (cap - 1);
+		v[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = v;
+	t->mask = cap - 1;
+	return 0;
+}
+
+/* The interned copy of the header lines text[0..len) ("Name: value\r\n" each) with their HPACK
+ * twin, made in the arena on first use. NULL when out of memory or not a field block. */
+static const struct cachet_lines *lines_intern(struct cachet_store_arena *a, struct lines_table *t,
+                                               const char *text, size_t len)
+{
+	if (len > CACHET_BLOCK_MAX || ((!t->slot || (t->n + 1) * 2 > t->mask + 1) && lines_grow(t)))
+		return NULL;
+	size_t j = XXH3_64bits(text, len) & t->mask;
+	for (; t->slot[j]; j = (j + 1) & t->mask)
+		if (t->slot[j]->len == len && memcmp(t->slot[j]->text, text, len) == 0)
+			return t->slot[j];
+	unsigned char h2[CACHET_HPACK_BOUND(CACHET_BLOCK_MAX, CACHET_BLOCK_MAX / 4)];
+	uint32_t date_off;
+	int h2_len = cachet_hpack_encode(text, len, h2, sizeof(h2), &date_off);
+	if (h2_len < 0)
+		return NULL;
+	struct cachet_lines *l = arena_alloc(a, sizeof(*l) + len + (size_t)h2_len + 1);
+	if (!l)
+		return NULL;
+	char *copy = (char *)(l + 1);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	memcpy(copy + len + 1, h2, (size_t)h2_len);
+	*l = (struct cachet_lines){.text = copy,
+	                           .h2 = (const unsigned char *)copy + len + 1,
+	                           .len = (uint16_t)len,
+	                           .h2_len = (uint16_t)h2_len};
+	t->slot[j] = l;
+	t->n++;
+	return l;
+}
+
+static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct lines_table *t,
+                                               const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct lines_table *t,
+                                               const char *fmt, ...)
+{
+	char text[CACHET_BLOCK_MAX + 1];
+	va_list ap;
+	va_start(ap, fmt);
+	/* clang 14's analyzer loses track of va_start here (a known false positive) */
+	int n =
+	    vsnprintf(text, sizeof(text), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return NULL;
+	return lines_intern(a, t, text, (size_t)n);
+}
+
+/* What a file's 200 head holds besides its shared lines, at the longest (response.c writes it):
+ * status line 17, Date line 37, Server 16, Last-Modified 46, ETag 8 + its value, Content-Encoding
+ * 24, Accept-Ranges 22, Content-Length 38. */
+#define FILE_HEAD_FIXED_MAX (17 + 37 + 16 + 46 + 8 + CACHET_ETAG_MAX + 24 + 22 + 38)
+
+/* The representations of a file (from its blob) and the lines its answers share, in the arena.
+ * RFC 9110 §15.4.5: the 304 carries Date, ETag and the cache-related fields the 200 would
+ * (Cache-Control, Vary), and no representation metadata: cache_lines holds exactly those. */
+static int entry_answers(struct scan *s, struct cachet_entry *e)
 {
 	const struct cachet_blob *b = e->blob;
-	struct cachet_repr tmp[CACHET_CODING_COUNT] = {0};
 	e->available = b->available;
 	e->pending = b->pending;
-	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-		struct cachet_repr *r = &tmp[c];
+	bool vary = e->available != 1u << CACHET_CODING_IDENTITY || e->pending;
+	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
+	struct cachet_repr *r = arena_alloc(s->arena, n * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memset(r, 0, n * sizeof(*r));
+	for (unsigned c = 0; c < n; c++) {
 		if (!(b->available & (1u << c)))
 			continue;
 		if (c == CACHET_CODING_IDENTITY) {
-			*r = (struct cachet_repr){.body = b->data,
-			                          .body_len = b->len,
-			                          .etag = b->etag,
-			                          .etag_len = b->etag_len};
+			r[c] = (struct cachet_repr){.body = b->data,
+			                            .body_len = b->len,
+			                            .etag = b->etag,
+			                            .etag_len = (uint8_t)b->etag_len};
 		} else {
 			const struct cachet_variant *v = &b->variants[c - 1];
-			*r = (struct cachet_repr){.body = v->data,
-			                          .body_len = v->len,
-			                          .etag = v->etag,
-			                          .etag_len = v->etag_len};
+			r[c] = (struct cachet_repr){.body = v->data,
+			                            .body_len = v->len,
+			                            .etag = v->etag,
+			                            .etag_len = (uint8_t)v->etag_len};
 		}
-		int rc = repr_blocks(hb, e, c, r);
-		if (rc < 0) {
-			hb->len = 0; /* its fix-ups point into tmp: dropped with it */
-			hb->n = 0;
-			return rc;
-		}
+		r[c].coding = (uint8_t)c;
+		char digits[CACHET_LENGTH_DIGITS_MAX + 1];
+		int k = snprintf(digits, sizeof(digits), "%zu", r[c].body_len);
+		memcpy(r[c].length, digits, (size_t)k);
+		r[c].length_len = (uint8_t)k;
 	}
-	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
-	e->blocks_key = blocks_key(e);
-	return heads_commit_reprs(hb, tmp, n, &e->heads, &e->repr);
-}
-
-/* Whether e's blocks still describe it: no variant added since they were formatted, the same
- * policy and Link. */
-static bool blocks_current(const struct cachet_entry *e)
-{
-	return e->heads && e->available == e->blob->available && e->pending == e->blob->pending &&
-	       e->blocks_key == blocks_key(e);
+	e->repr = r;
+	char lm[CACHET_HTTPDATE_LEN + 1];
+	cachet_httpdate_format(e->last_modified, lm);
+	memcpy(e->last_modified_text, lm, CACHET_HTTPDATE_LEN);
+	e->type_lines = lines_printf(s->arena, &s->lines, "Content-Type: %s\r\n", e->content_type);
+	e->cache_lines = lines_printf(s->arena, &s->lines, "Cache-Control: %s\r\n%s",
+	                              e->cache_control, vary ? "Vary: Accept-Encoding\r\n" : "");
+	e->extra_lines = s->extra_lines;
+	e->link_lines =
+	    e->link ? lines_intern(s->arena, &s->lines, e->link, strlen(e->link)) : NULL;
+	if (!e->type_lines || !e->cache_lines || !e->extra_lines || (e->link && !e->link_lines))
+		return -E2BIG; /* or out of memory: the build fails either way */
+	size_t longest = FILE_HEAD_FIXED_MAX + e->type_lines->len + e->cache_lines->len +
+	                 e->extra_lines->len + (e->link_lines ? e->link_lines->len : 0);
+	return longest <= CACHET_BLOCK_MAX ? 0 : -E2BIG;
 }
 
 /* Codings worth offering for a type, as a bitmask. */
@@ -471,9 +547,8 @@ static int limits_check(struct scan *s, const char *path, size_t size)
 }
 
 /* A file entry for path on blob b (the caller's reference passes to the entry). When prev (the
- * previous generation's entry for path) has this very blob and blocks that still describe it,
- * they are shared, Last-Modified included: the representation did not change. Otherwise the
- * blocks are formatted later (entries_finish). */
+ * previous generation's entry for path) has this very blob, its Last-Modified is kept: the
+ * representation did not change. Its answers' parts are made later (entries_finish). */
 static int entry_add(struct scan *s, const char *path, const char *type, struct cachet_blob *b,
                      const struct stat *st, const struct cachet_entry *prev)
 {
@@ -486,23 +561,14 @@ static int entry_add(struct scan *s, const char *path, const char *type, struct 
 		cachet_blob_unref(b);
 		return fail(s, -ENOMEM, "out of memory at", path);
 	}
-	if (prev && prev->blob == b) {
-		*e = *prev;
-		/* what bundle_pass decides is decided again (manifests, preload links); the blocks
-		 * are shared only if it comes out the same (blocks_current, in entries_format) */
-		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
-		e->link = NULL;
-		if (blocks_current(prev))
-			heads_ref(e->heads);
-		else
-			e->heads = NULL;
-	} else {
-		e->kind = CACHET_ENTRY_FILE;
+	e->kind = CACHET_ENTRY_FILE;
+	e->content_type = type;
+	/* what bundle_pass decides is decided again (manifests, preload links) */
+	e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
+	if (prev && prev->blob == b)
+		e->last_modified = prev->last_modified;
+	else
 		e->last_modified = st->st_mtim.tv_sec < s->now ? st->st_mtim.tv_sec : s->now;
-		e->content_type = type;
-		e->cache_control = cachet_cache_policy_for(s->opt->cache, path, plen);
-		e->extra_headers = s->opt->extra_headers ? s->opt->extra_headers : "";
-	}
 	e->path = key;
 	e->path_len = (uint32_t)plen;
 	e->blob = b;
@@ -876,26 +942,26 @@ static int compress_entries(const struct cachet_entry *v, size_t n, unsigned thr
 	return rc < 0 ? rc : (int)(p.n < INT_MAX ? p.n : INT_MAX);
 }
 
-/* Formats the blocks of every file that has none that still describe its blob (entries taken
- * over unchanged keep theirs, shared). */
+/* Makes the parts of every file's answers, in this generation's arena. */
 static int entries_format(struct scan *s)
 {
+	const char *extra = s->opt->extra_headers ? s->opt->extra_headers : "";
+	if (!s->arena && !(s->arena = calloc(1, sizeof(*s->arena))))
+		return fail(s, -ENOMEM, "out of memory for", "the store");
+	if (!(s->extra_lines = lines_intern(s->arena, &s->lines, extra, strlen(extra))))
+		return fail(s, -E2BIG, "cannot format", "the --add-header lines");
 	for (size_t i = 0; i < s->n; i++) {
 		struct cachet_entry *e = &s->v[i];
-		if (e->kind != CACHET_ENTRY_FILE || blocks_current(e))
+		if (e->kind != CACHET_ENTRY_FILE)
 			continue;
-		heads_unref(e->heads);
-		e->heads = NULL;
-		s->hb->pending = e->blob->pending != 0;
-		int rc = entry_reprs(s->hb, e);
-		s->hb->pending = false;
+		int rc = entry_answers(s, e);
 		if (rc < 0)
 			return fail(s, rc, "cannot format headers for", e->path);
 	}
 	return 0;
 }
 
-/* After the scan: variants compressed (unless deferred), then blocks formatted. */
+/* After the scan: variants compressed (unless deferred), then the answers' parts made. */
 static int entries_finish(struct scan *s)
 {
 	if (!s->opt->defer_variants) {
@@ -996,7 +1062,7 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		heads_unref(v[i].heads); /* texts and HPACK twins of its blocks */
+		heads_unref(v[i].heads); /* a redirect's block */
 		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
@@ -1034,14 +1100,21 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
                           unsigned n_prefs, struct cachet_store **out)
 {
 	struct cachet_store *st = calloc(1, sizeof(*st));
+	free(s->lines.slot);
+	s->lines.slot = NULL;
 	if (!st) {
 		builder_free(s->hb);
 		entries_free(s->v, s->n);
+		arena_free(s->arena);
 		return fail(s, -ENOMEM, "out of memory for", "the store");
 	}
+	st->arena = s->arena;
+	st->extra_headers = s->opt->extra_headers;
 	atomic_init(&st->refs, 1);
 	st->generation = generation;
-	st->entries = s->v;
+	/* the scan grew the array by doubling: what it did not fill goes back */
+	struct cachet_entry *fit = s->n ? realloc(s->v, s->n * sizeof(*s->v)) : NULL;
+	st->entries = fit ? fit : s->v;
 	st->n_entries = s->n;
 	st->files = s->files;
 	st->bytes = s->bytes;
@@ -1083,6 +1156,8 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	if (rc < 0) {
 		builder_free(s.hb);
 		entries_free(s.v, s.n);
+		free(s.lines.slot);
+		arena_free(s.arena);
 		return rc;
 	}
 	return store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
@@ -1098,8 +1173,9 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
                         struct cachet_store **out)
 {
 	char err[128];
-	static const struct cachet_store_options none = {0};
-	struct scan s = {.opt = &none,
+	/* the --add-header lines of the build it derives from (the caller's, alive as long) */
+	const struct cachet_store_options same = {.extra_headers = st->extra_headers};
+	struct scan s = {.opt = &same,
 	                 .err = err,
 	                 .errlen = sizeof(err),
 	                 .fallback = st->fallback ? (size_t)(st->fallback - st->entries) : SIZE_MAX,
@@ -1120,13 +1196,12 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 		*e = *p;
 		e->heads = NULL;
 		e->link = NULL;
+		e->repr = NULL; /* made again in this generation's arena (entries_format) */
 		if (!(e->path = strdup(p->path))) {
 			rc = -ENOMEM;
 			break;
 		}
 		s.n++;
-		/* every file's blocks formatted anew, none shared: the generation this one replaces
-		 * then goes with all of its blocks, and whole chunks go back to the allocator */
 		if (e->kind == CACHET_ENTRY_FILE)
 			cachet_blob_ref(e->blob);
 		else
@@ -1141,6 +1216,8 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 	if (rc < 0) {
 		builder_free(s.hb);
 		entries_free(s.v, s.n);
+		free(s.lines.slot);
+		arena_free(s.arena);
 		return rc;
 	}
 	return store_assemble(&s, generation, st->prefs, st->n_prefs, out);
@@ -1193,6 +1270,7 @@ void cachet_store_unref(struct cachet_store *st)
 	for (size_t i = 0; i < CACHET_N_ERRORS; i++)
 		free((char *)st->errors[i].body);
 	heads_unref(st->error_heads);
+	arena_free(st->arena); /* after the entries: nothing is read from it while freeing them */
 	free(st->index);
 	free(st);
 	if (purge)

@@ -17,6 +17,7 @@
 
 #include "cachet/hpack.h"
 #include "cachet/store.h"
+#include "test_heads.h"
 
 #define FIELDS_MAX 64
 
@@ -105,12 +106,13 @@ static void expected(const char *text, size_t len, struct fields *out)
 	}
 }
 
-static void check_block(const struct cachet_block *b)
+/* h2[0..len) decodes to the fields of text[0..text_len), in order, names lowercase. */
+static void check_same_fields(const unsigned char *h2, size_t len, const char *text,
+                              size_t text_len)
 {
 	struct fields got, want;
-	assert_non_null(b->h2.data);
-	decode(b->h2.data, b->h2.len, &got);
-	expected(b->text, b->len, &want);
+	decode(h2, len, &got);
+	expected(text, text_len, &want);
 	assert_int_equal(got.n, want.n);
 	for (unsigned i = 0; i < got.n; i++) {
 		assert_string_equal(got.f[i].name, want.f[i].name);
@@ -118,6 +120,32 @@ static void check_block(const struct cachet_block *b)
 		for (const char *c = got.f[i].name; *c; c++)
 			assert_false(*c >= 'A' && *c <= 'Z');
 	}
+}
+
+/* A file's HTTP/2 head, copied together from parts (response.c), is byte for byte the encoding of
+ * its HTTP/1.1 head: the parts' twins and the fields written per answer agree. */
+static void check_file(const struct cachet_entry *e, unsigned coding, int status)
+{
+	char text[CACHET_BLOCK_MAX + 1];
+	file_head(e, coding, status, text, sizeof(text));
+	size_t len = strlen(text);
+	unsigned char want[CACHET_HPACK_BOUND(CACHET_BLOCK_MAX, CACHET_BLOCK_MAX / 4)];
+	uint32_t date_off;
+	int wn = cachet_hpack_encode(text, len, want, sizeof(want), &date_off);
+	assert_true(wn > 0);
+	unsigned char got[CACHET_RESPONSE_H2_MAX];
+	const struct cachet_reply r = {.entry = e, .rep = &e->repr[coding], .status = status};
+	size_t n = cachet_response_write_h2(&r, TEST_HEADS_DATE, got);
+	assert_int_equal(n, (size_t)wn);
+	assert_memory_equal(got, want, n);
+	check_same_fields(got, n, text, len);
+}
+
+static void check_block(const struct cachet_block *b)
+{
+	struct fields got;
+	assert_non_null(b->h2.data);
+	check_same_fields(b->h2.data, b->h2.len, b->text, b->len);
 	/* the Date value sits where date_off says, raw: patching it keeps the block valid */
 	assert_int_not_equal(b->h2.date_off, UINT32_MAX);
 	assert_memory_equal(b->h2.data + b->h2.date_off, b->text + b->date_off, 29);
@@ -192,7 +220,8 @@ static void test_store_blocks(void **state)
 	assert_non_null(mkdtemp(root));
 	char big[4096];
 	memset(big, 'a', sizeof(big));
-	put_file(root, "index.html", "<p>hi</p>", 9);
+	static const char index_html[] = "<link rel=stylesheet href=/big.css><p>hi</p>";
+	put_file(root, "index.html", index_html, sizeof(index_html) - 1);
 	put_file(root, "big.css", big, sizeof(big));
 	char sub[300];
 	snprintf(sub, sizeof(sub), "%s/dir", root);
@@ -202,7 +231,8 @@ static void test_store_blocks(void **state)
 	struct cachet_store_options opt = {.generation = 1,
 	                                   .codings = codings,
 	                                   .n_codings = 2,
-	                                   .extra_headers = "X-Frame-Options: DENY\r\n"};
+	                                   .extra_headers = "X-Frame-Options: DENY\r\n",
+	                                   .link_preload = true};
 	struct cachet_store *st;
 	char err[256];
 	assert_int_equal(cachet_store_build(root, NULL, &opt, &st, err, sizeof(err)), 0);
@@ -218,12 +248,13 @@ static void test_store_blocks(void **state)
 		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
 			if (!(e->available & (1u << c)))
 				continue;
-			check_block(&e->repr[c].ok);
-			check_block(&e->repr[c].not_modified);
+			check_file(e, c, 200);
+			check_file(e, c, 304);
 			reprs++;
 		}
 	}
 	assert_true(reprs >= 4); /* big.css has variants */
+	assert_non_null(cachet_store_lookup(st, "/index.html", 11)->link_lines); /* with a Link */
 	assert_int_equal(redirects, 1);
 	check_block(&st->unsatisfiable);
 	for (unsigned i = 0; i < CACHET_N_ERRORS; i++)

@@ -23,6 +23,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_heads.h"
 #include "test_text.h"
 
 #define MTIME 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT */
@@ -163,11 +164,13 @@ static void do_select(const char *method, const char *path, const char *lines,
 static void expect_ok(const struct cachet_reply *r, const char *path, unsigned c, bool head)
 {
 	const struct cachet_repr *rep = &entry(path)->repr[c];
-	if (r->status != 200 || r->head != &rep->ok)
+	if (r->status != 200 || r->rep != rep)
 		print_error("%s: expected the 200 of coding %u, got status %d\n", path, c,
 		            r->status);
 	assert_int_equal(r->status, 200);
-	assert_ptr_equal(r->head, &rep->ok);
+	assert_null(r->head);
+	assert_ptr_equal(r->entry, entry(path));
+	assert_ptr_equal(r->rep, rep);
 	assert_int_equal(r->extra_len, 0);
 	if (head) {
 		assert_null(r->body);
@@ -187,7 +190,7 @@ static void test_variants_built(void **state)
 	assert_int_equal(a->available, ALL);
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
 		assert_non_null(a->repr[c].body);
-		assert_non_null(a->repr[c].ok.text);
+		assert_int_equal(a->repr[c].coding, c);
 		if (c != ID)
 			assert_true(a->repr[c].body_len < a->repr[ID].body_len);
 		for (unsigned d = 0; d < c; d++) {
@@ -213,11 +216,23 @@ static size_t head_text(const struct cachet_reply *r, char *out)
 	return n - 2;
 }
 
-/* The 206 head of representation r, without the per-request lines. */
-static size_t partial_text(const struct cachet_repr *r, char *out)
+/* The 206 head of representation r of e, without the per-request lines. */
+static size_t partial_text(const struct cachet_entry *e, const struct cachet_repr *r, char *out)
 {
-	const struct cachet_reply p = {.head = &r->ok, .status = 206};
+	const struct cachet_reply p = {.entry = e, .rep = r, .status = 206};
 	return head_text(&p, out);
+}
+
+/* The entry of store whose representation rep is. */
+static const struct cachet_entry *owner(const struct cachet_repr *rep)
+{
+	for (size_t i = 0; i < store->n_entries; i++) {
+		const struct cachet_entry *e = &store->entries[i];
+		size_t n = e->available == 1u << ID ? 1 : CACHET_CODING_COUNT;
+		if (e->kind == CACHET_ENTRY_FILE && rep >= e->repr && rep < e->repr + n)
+			return e;
+	}
+	abort();
 }
 
 /* What each block of a resource with variants says. */
@@ -231,47 +246,50 @@ static void test_blocks(void **state)
 		char line[128], cr[64];
 		/* the 206 and 416 heads are written per answer (response.c): checked as written */
 		char pt[CACHET_BLOCK_MAX], ut[CACHET_BLOCK_MAX], sel[160];
-		size_t pn = partial_text(r, pt), un;
+		size_t pn = partial_text(a, r, pt), un;
+		char okt[CACHET_BLOCK_MAX + 1], nmt[CACHET_BLOCK_MAX + 1];
+		size_t okn = strlen(file_head(a, c, 200, okt, sizeof(okt)));
+		size_t nmn = strlen(file_head(a, c, 304, nmt, sizeof(nmt)));
 		snprintf(sel, sizeof(sel), "Accept-Encoding: %s\r\nRange: bytes=99999-\r\n",
 		         c == ID ? "identity" : names[c]);
 		struct cachet_reply u;
 		do_select("GET", "/a.js", sel, &u);
 		un = head_text(&u, ut);
-		const char *texts[] = {r->ok.text, pt, r->not_modified.text, ut};
-		const size_t lens[] = {r->ok.len, pn, r->not_modified.len, un};
+		const char *texts[] = {okt, pt, nmt, ut};
+		const size_t lens[] = {okn, pn, nmn, un};
 		for (size_t i = 0; i < 4; i++)
 			assert_int_equal(text_count(texts[i], lens[i], "Vary: Accept-Encoding\r\n"),
 			                 1);
 		snprintf(line, sizeof(line), "ETag: %s\r\n", tag("/a.js", c));
-		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
+		assert_int_equal(text_count(okt, okn, line), 1);
 		assert_int_equal(text_count(pt, pn, line), 1);
-		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len, line), 1);
-		assert_int_equal(text_count(r->ok.text, r->ok.len, "Cache-Control: no-cache\r\n"),
-		                 1);
+		assert_int_equal(text_count(nmt, nmn, line), 1);
+		assert_int_equal(text_count(okt, okn, "Cache-Control: no-cache\r\n"), 1);
 		assert_int_equal(text_count(pt, pn, "Cache-Control: no-cache\r\n"), 1);
-		assert_int_equal(text_count(r->not_modified.text, r->not_modified.len,
-		                            "Cache-Control: no-cache\r\n"),
-		                 1);
-		assert_int_equal(text_count(r->ok.text, r->ok.len, "Accept-Ranges: bytes\r\n"), 1);
+		assert_int_equal(text_count(nmt, nmn, "Cache-Control: no-cache\r\n"), 1);
+		assert_int_equal(text_count(okt, okn, "Accept-Ranges: bytes\r\n"), 1);
 		/* the 206 gets Content-Length per request, never from the 200 block */
 		assert_int_equal(text_count(pt, pn, "Content-Length"), 0);
 		assert_int_equal(text_count(pt, pn, "Content-Range"), 0);
 		snprintf(cr, sizeof(cr), "Content-Range: bytes */%zu\r\n", r->body_len);
 		assert_int_equal(text_count(ut, un, cr), 1);
 		if (c == ID) {
-			assert_int_equal(text_count(r->ok.text, r->ok.len, "Content-Encoding"), 0);
+			assert_int_equal(text_count(okt, okn, "Content-Encoding"), 0);
 			assert_int_equal(text_count(pt, pn, "Content-Encoding"), 0);
 		} else {
 			snprintf(line, sizeof(line), "Content-Encoding: %s\r\n", names[c]);
-			assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
+			assert_int_equal(text_count(okt, okn, line), 1);
 			assert_int_equal(text_count(pt, pn, line), 1);
 		}
 		snprintf(line, sizeof(line), "Content-Length: %zu\r\n", r->body_len);
-		assert_int_equal(text_count(r->ok.text, r->ok.len, line), 1);
+		assert_int_equal(text_count(okt, okn, line), 1);
 	}
-	const struct cachet_repr *p = &entry("/img.png")->repr[ID];
-	assert_int_equal(text_count(p->ok.text, p->ok.len, "Vary"), 0);
-	assert_int_equal(text_count(p->not_modified.text, p->not_modified.len, "Vary"), 0);
+	char pt[CACHET_BLOCK_MAX + 1];
+	const struct cachet_entry *p = entry("/img.png");
+	file_head(p, ID, 200, pt, sizeof(pt));
+	assert_int_equal(text_count(pt, strlen(pt), "Vary"), 0);
+	file_head(p, ID, 304, pt, sizeof(pt));
+	assert_int_equal(text_count(pt, strlen(pt), "Vary"), 0);
 	struct cachet_reply u;
 	char ut[CACHET_BLOCK_MAX];
 	do_select("GET", "/img.png", "Range: bytes=99999-\r\n", &u);
@@ -330,7 +348,7 @@ static void test_negotiation(void **state)
 	for (size_t i = 0; i < sizeof(neg_cases) / sizeof(neg_cases[0]); i++) {
 		struct cachet_reply r;
 		do_select("GET", "/a.js", neg_cases[i].lines, &r);
-		if (r.head != &entry("/a.js")->repr[neg_cases[i].coding].ok)
+		if (r.rep != &entry("/a.js")->repr[neg_cases[i].coding])
 			print_error("case %zu (%s): not the coding %u\n", i, neg_cases[i].lines,
 			            neg_cases[i].coding);
 		expect_ok(&r, "/a.js", neg_cases[i].coding, false);
@@ -372,10 +390,10 @@ static void test_preference_order(void **state)
 		struct cachet_reply r;
 		select_in(st, buf, sizeof(buf), "GET", "/a.js", cases[i].lines, &req, &r);
 		assert_int_equal(r.status, 200);
-		if (r.head != &a->repr[cases[i].coding].ok)
+		if (r.rep != &a->repr[cases[i].coding])
 			print_error("case %zu (%s): not the coding %u\n", i, cases[i].lines,
 			            cases[i].coding);
-		assert_ptr_equal(r.head, &a->repr[cases[i].coding].ok);
+		assert_ptr_equal(r.rep, &a->repr[cases[i].coding]);
 	}
 	cachet_store_unref(st);
 
@@ -383,12 +401,14 @@ static void test_preference_order(void **state)
 	assert_int_equal(build(NULL, 0, &st), 0);
 	a = entry_in(st, "/a.js");
 	assert_int_equal(a->available, 1u << ID);
-	assert_int_equal(text_count(a->repr[ID].ok.text, a->repr[ID].ok.len, "Vary"), 0);
+	char at[CACHET_BLOCK_MAX + 1];
+	file_head(a, ID, 200, at, sizeof(at));
+	assert_int_equal(text_count(at, strlen(at), "Vary"), 0);
 	char buf[512];
 	struct cachet_request req;
 	struct cachet_reply r;
 	select_in(st, buf, sizeof(buf), "GET", "/a.js", AE "zstd, br, gzip\r\n", &req, &r);
-	assert_ptr_equal(r.head, &a->repr[ID].ok);
+	assert_ptr_equal(r.rep, &a->repr[ID]);
 	cachet_store_unref(st);
 }
 
@@ -446,7 +466,7 @@ static void expect_partial(const struct cachet_reply *r, const struct cachet_rep
 	                 (unsigned long long)first, (unsigned long long)last, rep->body_len,
 	                 (unsigned long long)(last - first + 1));
 	assert_int_equal(r->status, 206);
-	assert_ptr_equal(r->head, &rep->ok); /* the 206 is written from it */
+	assert_ptr_equal(r->rep, rep); /* the 206 is written from it */
 	assert_ptr_equal(r->body, rep->body + first);
 	assert_int_equal(r->body_len, last - first + 1);
 	if (r->extra_len != n || memcmp(r->extra, want, (size_t)n) != 0)
@@ -464,10 +484,12 @@ static void expect_unsatisfiable(const struct cachet_reply *r, const struct cach
 	assert_int_equal(r->body_len, 0);
 	/* its own lines, and Vary when the resource's blocks say it */
 	char want[CACHET_RESPONSE_EXTRA_MAX];
-	int n = snprintf(want, sizeof(want),
-	                 "Content-Range: bytes */%zu\r\nContent-Length: 0\r\n%s", rep->body_len,
-	                 text_count(rep->ok.text, rep->ok.len, "Vary") ? "Vary: Accept-Encoding\r\n"
-	                                                               : "");
+	int n =
+	    snprintf(want, sizeof(want), "Content-Range: bytes */%zu\r\nContent-Length: 0\r\n%s",
+	             rep->body_len,
+	             text_count(owner(rep)->cache_lines->text, owner(rep)->cache_lines->len, "Vary")
+	                 ? "Vary: Accept-Encoding\r\n"
+	                 : "");
 	if (r->extra_len != n || memcmp(r->extra, want, (size_t)n) != 0)
 		print_error("extra '%.*s', expected '%s'\n", (int)r->extra_len, r->extra, want);
 	assert_int_equal(r->extra_len, n);
@@ -552,7 +574,7 @@ static void test_multipart_select(void **state)
 
 	do_select("GET", "/a.js", "Range: bytes=0-5, 10-15,-2\r\n", &r);
 	assert_int_equal(r.status, 206);
-	assert_ptr_equal(r.head, &id->ok); /* the 206 is written from it */
+	assert_ptr_equal(r.rep, id); /* the 206 is written from it */
 	assert_null(r.body);
 	assert_int_equal(r.body_len, 0);
 	assert_false(r.close);
@@ -719,7 +741,8 @@ static void test_preconditions(void **state)
 				expect_partial(&r, rep, 0, 9);
 				break;
 			case 304:
-				assert_ptr_equal(r.head, &rep->not_modified);
+				assert_ptr_equal(r.rep, rep);
+				assert_null(r.head);
 				assert_null(r.body);
 				assert_int_equal(r.body_len, 0);
 				assert_int_equal(r.extra_len, 0);
@@ -770,18 +793,21 @@ static void test_partial_written_head(void **state)
 	          &r);
 	const struct cachet_repr *rep = &entry("/a.js")->repr[ZS];
 	expect_partial(&r, rep, 3, 12);
-	static char out[4096];
-	assert_true(r.head->len + CACHET_RESPONSE_TAIL_MAX < sizeof(out));
+	static char out[4096], ok[CACHET_BLOCK_MAX + 1];
 	size_t n =
 	    cachet_response_write_head(&r, &req, false, "Tue, 15 Nov 1994 08:12:31 GMT", out);
-	/* the 206's lines are the 200's up to part_end, under its own status line */
-	size_t lines = r.head->part_end - (r.head->date_off + CACHET_HTTPDATE_LEN);
+	/* the 206's lines are the 200's up to its --add-header lines (none here: up to
+	 * Accept-Ranges), under its own status line */
+	file_head(r.entry, ZS, 200, ok, sizeof(ok));
+	const char *from = strstr(ok, "\r\nServer: "), *to = strstr(ok, "Accept-Ranges: bytes\r\n");
+	assert_non_null(from);
+	assert_non_null(to);
+	size_t lines = (size_t)(to - from) + strlen("Accept-Ranges: bytes\r\n");
 	size_t h =
 	    sizeof("HTTP/1.1 206 Partial Content\r\nDate: ") - 1 + CACHET_HTTPDATE_LEN + lines;
 	assert_int_equal(n, h + r.extra_len + 2);
-	assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
-	assert_memory_equal(out + h - lines, r.head->text + r.head->date_off + CACHET_HTTPDATE_LEN,
-	                    lines);
+	assert_true(n <= CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX);
+	assert_memory_equal(out + h - lines, from, lines);
 	assert_memory_equal(out + h, r.extra, r.extra_len);
 	assert_memory_equal(out + n - 4, "\r\n\r\n", 4);
 	assert_int_equal(text_count(out, n, "Content-Length:"), 1);

@@ -1,5 +1,5 @@
 /* test_observe.c - one answered request becomes one count and (log on) one line with the request's
- * fields; an unparsed request is logged as "-"; the coding is read from the block. */
+ * fields; an unparsed request is logged as "-"; the coding is the representation's. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,9 +32,10 @@ static void counts_and_logs(void **state)
 	assert_int_equal(cachet_metrics_init(&m, 1), 0);
 	assert_int_equal(cachet_accesslog_open(&l, path, CACHET_LOG_JSON, 1), 0);
 	struct cachet_observe o = {.metrics = &m.workers[0], .log = &l.workers[0]};
-	char text[] = "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 5\r\n";
+	char text[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n";
 	struct cachet_block block = {.text = text, .len = sizeof(text) - 1};
-	struct cachet_reply r = {.head = &block, .status = 200, .body_len = 5};
+	const struct cachet_repr br = {.coding = CACHET_CODING_BR};
+	struct cachet_reply r = {.rep = &br, .status = 200, .body_len = 5};
 	struct cachet_request req = {
 	    .method = sp("GET"), .target = sp("/a.js"), .minor_version = 0, .user_agent = sp("ua")};
 	struct cachet_log_remote remote = {.family = AF_INET, .addr = {10, 0, 0, 1}};

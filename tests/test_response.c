@@ -21,6 +21,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_heads.h"
 #include "test_text.h"
 
 /* ---- fixture: one small store for the whole group ---- */
@@ -232,14 +233,13 @@ static void check_select(size_t i, const struct select_case *c)
 		print_error("case %zu: status %d close %d\n", i, r.status, r.close);
 	assert_int_equal(r.status, c->status);
 	assert_int_equal(r.close, c->close);
-	assert_non_null(r.head);
 	const struct cachet_entry *e = c->key ? entry(c->key) : NULL;
 	switch (c->status) {
 	case 200:
-		assert_ptr_equal(r.head, &e->repr[CACHET_CODING_IDENTITY].ok);
-		break;
-	case 304:
-		assert_ptr_equal(r.head, &e->repr[CACHET_CODING_IDENTITY].not_modified);
+	case 304: /* a file's head is written from its parts */
+		assert_null(r.head);
+		assert_ptr_equal(r.entry, e);
+		assert_ptr_equal(r.rep, &e->repr[CACHET_CODING_IDENTITY]);
 		break;
 	case 301:
 		assert_int_equal(e->kind, CACHET_ENTRY_REDIRECT);
@@ -301,7 +301,7 @@ static void test_select_no_copy(void **state)
 	struct cachet_reply r1, r2;
 	cachet_response_select(store, &req, &r1, NULL);
 	cachet_response_select(store, &req, &r2, NULL);
-	assert_ptr_equal(r1.head, r2.head);
+	assert_ptr_equal(r1.rep, r2.rep);
 	assert_ptr_equal(r1.body, r2.body);
 	assert_ptr_equal(r1.body, entry("/a.txt")->blob->data);
 	assert_memory_equal(r1.body, "alpha text\n", 11);
@@ -315,22 +315,42 @@ static void test_select_no_copy(void **state)
 #define TAIL_CLOSE "Connection: close\r\n\r\n"
 #define TAIL_KEEP  "Connection: keep-alive\r\n\r\n"
 
-/* Writes r's head and checks what every head must be; returns its length. */
-static size_t write_checked(const struct cachet_reply *r, const struct cachet_request *req,
-                            bool force_close, char *dst, size_t cap)
+/* What r's head is before the tail the sender adds, dated TEST_HEADS_DATE: a block's text, or a
+ * file's head (test_heads.h). Returns its length; *date_off is where its Date value starts. */
+static size_t reference_head(const struct cachet_reply *r, char *buf, size_t cap, size_t *date_off)
 {
-	const struct cachet_block *b = r->head;
-	assert_true(b->len + CACHET_RESPONSE_TAIL_MAX + 1 <= cap);
+	if (r->head) {
+		assert_true(r->head->len < cap);
+		memcpy(buf, r->head->text, r->head->len);
+		*date_off = r->head->date_off;
+		return r->head->len;
+	}
+	file_head(r->entry, r->rep->coding, r->status, buf, cap);
+	const char *d = strstr(buf, "\r\nDate: ");
+	assert_non_null(d);
+	*date_off = (size_t)(d - buf) + 8;
+	return strlen(buf);
+}
+
+/* Writes r's head and checks what every head must be; returns its length, and in *ref_len the
+ * length of the head before its tail. */
+static size_t write_checked(const struct cachet_reply *r, const struct cachet_request *req,
+                            bool force_close, char *dst, size_t cap, size_t *ref_len)
+{
+	char ref[CACHET_BLOCK_MAX + 1];
+	size_t date_off, len = reference_head(r, ref, sizeof(ref), &date_off);
+	*ref_len = len;
+	assert_true(len + CACHET_RESPONSE_TAIL_MAX + 1 <= cap);
 	memset(dst, '#', cap);
 	size_t n = cachet_response_write_head(r, req, force_close, DATE, dst);
-	assert_true(n >= (size_t)b->len + 2);
-	assert_true(n <= (size_t)b->len + CACHET_RESPONSE_TAIL_MAX);
+	assert_true(n >= len + 2);
+	assert_true(n <= len + CACHET_RESPONSE_TAIL_MAX);
 	assert_int_equal(dst[n], '#'); /* nothing written past the returned length */
-	/* The block's text with the Date put in. */
-	assert_memory_equal(dst, b->text, b->date_off);
-	assert_memory_equal(dst + b->date_off, DATE, CACHET_HTTPDATE_LEN);
-	size_t after = b->date_off + CACHET_HTTPDATE_LEN;
-	assert_memory_equal(dst + after, b->text + after, b->len - after);
+	/* The head's text with the Date put in. */
+	assert_memory_equal(dst, ref, date_off);
+	assert_memory_equal(dst + date_off, DATE, CACHET_HTTPDATE_LEN);
+	size_t after = date_off + CACHET_HTTPDATE_LEN;
+	assert_memory_equal(dst + after, ref + after, len - after);
 	/* Ends with the blank line, which appears only there. */
 	assert_memory_equal(dst + n - 4, "\r\n\r\n", 4);
 	assert_int_equal(text_count(dst, n, "\r\n\r\n"), 1);
@@ -387,13 +407,12 @@ static void test_write_head(void **state)
 		struct cachet_reply r;
 		cachet_response_select(store, &req, &r, NULL);
 		char out[4096];
-		size_t n = write_checked(&r, &req, c->force_close, out, sizeof(out));
+		size_t len, n = write_checked(&r, &req, c->force_close, out, sizeof(out), &len);
 		size_t tl = strlen(c->tail);
-		if (n != r.head->len + tl || memcmp(out + r.head->len, c->tail, tl) != 0)
-			print_error("case %zu: got tail '%.*s'\n", i, (int)(n - r.head->len),
-			            out + r.head->len);
-		assert_int_equal(n, r.head->len + tl);
-		assert_memory_equal(out + r.head->len, c->tail, tl);
+		if (n != len + tl || memcmp(out + len, c->tail, tl) != 0)
+			print_error("case %zu: got tail '%.*s'\n", i, (int)(n - len), out + len);
+		assert_int_equal(n, len + tl);
+		assert_memory_equal(out + len, c->tail, tl);
 		/* The response says close exactly when the connection is to be closed. */
 		bool closing = r.close || c->force_close || !req.keep_alive;
 		assert_int_equal(text_count(out, n, "Connection: close\r\n"), closing);
@@ -418,11 +437,12 @@ static void test_write_head_date(void **state)
 		struct cachet_reply r;
 		cachet_response_select(store, &req, &r, NULL);
 		char out[4096];
-		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		size_t len, n = write_checked(&r, &req, false, out, sizeof(out), &len);
 		assert_int_equal(text_count(out, n, "\r\nDate: " DATE "\r\n"), 1);
 		assert_int_equal(text_count(out, n, DATE), 1);
 		/* The store's own block is untouched (it is shared, read-only). */
-		assert_int_equal(text_count(r.head->text, r.head->len, DATE), 0);
+		if (r.head)
+			assert_int_equal(text_count(r.head->text, r.head->len, DATE), 0);
 	}
 }
 
@@ -441,7 +461,7 @@ static void test_write_head_multipart(void **state)
 	char out[4096];
 	memset(out, '#', sizeof(out));
 	size_t n = cachet_response_write_head(&r, &req, false, DATE, out);
-	assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
+	assert_true(n <= CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX);
 	assert_int_equal(out[n], '#');
 	assert_memory_equal(out, "HTTP/1.1 206 Partial Content\r\nDate: " DATE "\r\n",
 	                    strlen("HTTP/1.1 206 Partial Content\r\nDate: " DATE "\r\n"));
@@ -462,8 +482,10 @@ static void test_write_head_multipart(void **state)
 	const struct cachet_entry *e = entry("/a.txt");
 	assert_int_equal(text_count(out, n, "ETag: "), 1);
 	assert_int_equal(text_count(out, n, e->content_type), 0);
-	/* The store's block is untouched. */
-	assert_int_equal(text_count(r.head->text, r.head->len, "multipart"), 0);
+	/* The next 200 is a plain one: nothing of the multipart stayed behind. */
+	char plain[CACHET_BLOCK_MAX + 1];
+	file_head(e, CACHET_CODING_IDENTITY, 200, plain, sizeof(plain));
+	assert_int_equal(text_count(plain, strlen(plain), "multipart"), 0);
 }
 
 /* The 206 and 416 heads are put together per answer from parts the generation shares (issue
@@ -521,7 +543,7 @@ static void test_partial_and_unsatisfiable_heads(void **state)
 			assert_int_equal(r.status, 206);
 			assert_ptr_equal(r.body, rep->body + 1);
 			size_t n = cachet_response_write_head(&r, &req, false, DATE, got);
-			assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
+			assert_true(n <= CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX);
 			int w = snprintf(
 			    want, sizeof(want),
 			    "HTTP/1.1 206 Partial Content\r\nDate: " DATE "\r\n"
@@ -543,7 +565,7 @@ static void test_partial_and_unsatisfiable_heads(void **state)
 			assert_int_equal(r.status, 416);
 			assert_null(r.body);
 			n = cachet_response_write_head(&r, &req, false, DATE, got);
-			assert_true(n <= r.head->len + CACHET_RESPONSE_TAIL_MAX);
+			assert_true(n <= CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX);
 			w = snprintf(want, sizeof(want),
 			             "HTTP/1.1 416 Range Not Satisfiable\r\nDate: " DATE "\r\n"
 			             "Server: cachet\r\nContent-Range: bytes */%zu\r\n"
@@ -610,7 +632,7 @@ static void test_error_reply_unknown_status(void **state)
 		struct cachet_reply r;
 		cachet_response_error(store, others[i], false, &r);
 		char out[4096];
-		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		size_t len, n = write_checked(&r, &req, false, out, sizeof(out), &len);
 		assert_int_equal(text_count(out, n, "Connection:"), 1);
 	}
 }
@@ -645,7 +667,7 @@ static void test_parse_error_heads_say_close(void **state)
 		cachet_response_error(store, status, false, &r);
 		r.close = true;
 		char out[4096];
-		size_t n = write_checked(&r, &req, false, out, sizeof(out));
+		size_t len, n = write_checked(&r, &req, false, out, sizeof(out), &len);
 		if (text_count(out, n, "Connection: close\r\n") != 1) {
 			print_error("status %d: head without Connection: close:\n%.*s", status,
 			            (int)n, out);
@@ -657,8 +679,9 @@ static void test_parse_error_heads_say_close(void **state)
 
 /* ---- --fallback and --error-page ---- */
 
+/* head: the block the answer must be, or the representation a file's answer must be of. */
 static void expect_reply(const struct cachet_store *st, const char *req_text, int status,
-                         const struct cachet_block *head, const void *body, size_t body_len)
+                         const void *head, const void *body, size_t body_len)
 {
 	struct cachet_request req;
 	struct cachet_reply r;
@@ -667,7 +690,7 @@ static void expect_reply(const struct cachet_store *st, const char *req_text, in
 	if (r.status != status)
 		fail_msg("%s: status %d, want %d", req_text, r.status, status);
 	if (head)
-		assert_ptr_equal(r.head, head);
+		assert_ptr_equal(r.head ? (const void *)r.head : (const void *)r.rep, head);
 	assert_int_equal(r.body_len, body_len);
 	if (body_len)
 		assert_memory_equal(r.body, body, body_len);
@@ -687,14 +710,14 @@ static void test_fallback_and_error_page(void **state)
 	static const char page[] = "<h1>not here</h1>\n";
 	assert_ptr_equal(st->fallback, idx);
 	/* client-side routes: the fallback's own 200, 304 */
-	expect_reply(st, "GET /dashboard/settings" H END, 200, &rep->ok, rep->body, rep->body_len);
-	expect_reply(st, "GET /app/" H END, 200, &rep->ok, rep->body, rep->body_len);
-	expect_reply(st, "GET /noindex/" H END, 200, &rep->ok, rep->body, rep->body_len);
-	expect_reply(st, "GET /route?x=1.js" H END, 200, &rep->ok, rep->body, rep->body_len);
-	expect_reply(st, "HEAD /dashboard" H END, 200, &rep->ok, NULL, 0);
+	expect_reply(st, "GET /dashboard/settings" H END, 200, rep, rep->body, rep->body_len);
+	expect_reply(st, "GET /app/" H END, 200, rep, rep->body, rep->body_len);
+	expect_reply(st, "GET /noindex/" H END, 200, rep, rep->body, rep->body_len);
+	expect_reply(st, "GET /route?x=1.js" H END, 200, rep, rep->body, rep->body_len);
+	expect_reply(st, "HEAD /dashboard" H END, 200, rep, NULL, 0);
 	snprintf(buf, sizeof(buf), "GET /dashboard" H INM "%.*s\r\n" END, (int)rep->etag_len,
 	         rep->etag);
-	expect_reply(st, buf, 304, &rep->not_modified, NULL, 0);
+	expect_reply(st, buf, 304, rep, NULL, 0);
 	/* what stays as it was: files, redirects, extensions, dot paths, methods, traversal */
 	expect_reply(st, "GET /dir" H END, 301, &cachet_store_lookup(st, "/dir", 4)->redirect, NULL,
 	             0);

@@ -21,6 +21,7 @@
 #include "cachet/etag.h"
 #include "cachet/httpdate.h"
 #include "cachet/store.h"
+#include "test_heads.h"
 #include "test_text.h"
 
 #define LM_1994      INT64_C(784111777) /* Sun, 06 Nov 1994 08:49:37 GMT */
@@ -340,9 +341,8 @@ static void test_ok_block(void **state)
 		const struct cachet_entry *e = must(st, key);
 		assert_string_equal(e->content_type, type_cases[i].type);
 		assert_int_equal(e->last_modified, LM_1994);
-		const struct cachet_block *b = &e->repr[CACHET_CODING_IDENTITY].ok;
-		const char *s = block_str(b, buf, sizeof(buf));
-		check_date(b);
+		const char *s = file_head(e, CACHET_CODING_IDENTITY, 200, buf, sizeof(buf));
+		assert_true(has_line(s, "\r\nDate: " TEST_HEADS_DATE "\r\n"));
 		assert_true(strncmp(s, "HTTP/1.1 200 OK\r\nDate: ", 23) == 0);
 		snprintf(line, sizeof(line), "\r\nContent-Type: %s\r\n", type_cases[i].type);
 		assert_true(has_line(s, line));
@@ -372,9 +372,8 @@ static void test_not_modified_block(void **state)
 	const struct cachet_store *st = build(t);
 	const struct cachet_entry *e = must(st, "/page.html");
 	char buf[2048], line[128];
-	const struct cachet_block *b = &e->repr[CACHET_CODING_IDENTITY].not_modified;
-	const char *s = block_str(b, buf, sizeof(buf));
-	check_date(b);
+	const char *s = file_head(e, CACHET_CODING_IDENTITY, 304, buf, sizeof(buf));
+	assert_true(has_line(s, "\r\nDate: " TEST_HEADS_DATE "\r\n"));
 	assert_true(strncmp(s, "HTTP/1.1 304 Not Modified\r\nDate: ", 33) == 0);
 	snprintf(line, sizeof(line), "\r\nETag: %.*s\r\n",
 	         (int)e->repr[CACHET_CODING_IDENTITY].etag_len,
@@ -403,8 +402,7 @@ static void test_last_modified_clamped(void **state)
 	cachet_httpdate_format(f->last_modified, lm);
 	lm[CACHET_HTTPDATE_LEN] = '\0';
 	snprintf(line, sizeof(line), "\r\nLast-Modified: %s\r\n", lm);
-	assert_true(
-	    has_line(block_str(&f->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), line));
+	assert_true(has_line(file_head(f, CACHET_CODING_IDENTITY, 200, buf, sizeof(buf)), line));
 	const struct cachet_entry *p = must(st, "/past.txt");
 	assert_int_equal(p->last_modified, (int64_t)now - 86400);
 }
@@ -663,8 +661,8 @@ static void test_blob_reuse(void **state)
 	assert_int_equal(atomic_load(&same2->blob->refs), 1);
 	assert_memory_equal(same2->repr[CACHET_CODING_IDENTITY].body, "unchanged", 9);
 	char buf[2048];
-	assert_true(has_line(block_str(&same2->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)),
-	                     "ETag: \""));
+	assert_true(
+	    has_line(file_head(same2, CACHET_CODING_IDENTITY, 200, buf, sizeof(buf)), "ETag: \""));
 
 	/* A third generation from the second, then the second dropped first. */
 	struct cachet_store *g3 = build_prev(t, g2);
@@ -822,19 +820,24 @@ static void test_extra_headers(void **state)
 	assert_int_equal(cachet_store_build(t->root, NULL, &opt, &st, t->err, sizeof(t->err)), 0);
 	const struct cachet_entry *e = must(st, "/a.txt");
 	const struct cachet_repr *r = &e->repr[CACHET_CODING_IDENTITY];
-	const struct cachet_block *with[] = {&r->ok, &r->not_modified, &must(st, "/sub")->redirect};
+	const int with[] = {200, 304, 206, 301};
 	char buf[CACHET_BLOCK_MAX];
 	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
-		const char *b = block_str(with[i], buf, sizeof(buf));
+		const char *b =
+		    with[i] == 301
+		        ? block_str(&must(st, "/sub")->redirect, buf, sizeof(buf))
+		        : file_head(e, CACHET_CODING_IDENTITY, with[i], buf, sizeof(buf));
 		if (!has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"))
-			print_error("block %zu without the added lines:\n%s\n", i, b);
+			print_error("%d without the added lines:\n%s\n", with[i], b);
 		assert_true(has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"));
 		assert_int_equal(text_count(b, strlen(b), "X-Test"), 1);
-		check_date(with[i]);
 	}
-	/* the 206 shares the 200's lines up to Content-Length, the added ones among them */
-	assert_int_equal(strlen(block_str(&r->ok, buf, sizeof(buf))) - r->ok.part_end,
-	                 strlen("Content-Length: 5\r\n"));
+	check_date(&must(st, "/sub")->redirect);
+	/* the 206 has the 200's lines up to Content-Length, the added ones among them */
+	assert_false(has_line(file_head(e, CACHET_CODING_IDENTITY, 206, buf, sizeof(buf)),
+	                      "Content-Length"));
+	assert_int_equal(r->length_len, 1);
+	assert_memory_equal(r->length, "5", 1);
 	assert_false(has_line(block_str(&st->unsatisfiable, buf, sizeof(buf)), "X-Test"));
 	assert_false(
 	    has_line(block_str(&cachet_store_error(st, 404)->block, buf, sizeof(buf)), "X-Test"));
@@ -844,7 +847,7 @@ static void test_extra_headers(void **state)
 	const struct cachet_store *plain = build(t);
 	e = must(plain, "/a.txt");
 	assert_false(
-	    has_line(block_str(&e->repr[CACHET_CODING_IDENTITY].ok, buf, sizeof(buf)), "X-Test"));
+	    has_line(file_head(e, CACHET_CODING_IDENTITY, 200, buf, sizeof(buf)), "X-Test"));
 }
 
 /* ---- files that change between the listing and the read (race hooks) ---- */
@@ -935,7 +938,8 @@ static void test_race_file_grows_while_read(void **state)
 	assert_int_equal(r->etag_len, n);
 	assert_memory_equal(r->etag, tag, n);
 	char buf[2048];
-	assert_true(has_line(block_str(&r->ok, buf, sizeof(buf)), "\r\nContent-Length: 26\r\n"));
+	assert_true(has_line(file_head(e, CACHET_CODING_IDENTITY, 200, buf, sizeof(buf)),
+	                     "\r\nContent-Length: 26\r\n"));
 }
 
 static void test_race_file_renamed_over(void **state)
@@ -987,18 +991,27 @@ static void test_reuse_by_content(void **state)
 	const struct cachet_entry *a2 = must(g2, "/app.js");
 	assert_ptr_equal(a2->blob, a1->blob);
 	assert_int_equal(a2->last_modified, lm1); /* the representation did not change */
-	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++)
-		assert_ptr_equal(a2->repr[c].ok.text, a1->repr[c].ok.text); /* blocks shared */
+	char h1[2048], h2[2048];
+	assert_int_equal(a2->available, a1->available);
+	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) { /* bytes shared, heads the same */
+		if (!(a1->available & (1u << c)))
+			continue;
+		assert_ptr_equal(a2->repr[c].body, a1->repr[c].body);
+		assert_string_equal(file_head(a2, c, 200, h2, sizeof(h2)),
+		                    file_head(a1, c, 200, h1, sizeof(h1)));
+		assert_string_equal(file_head(a2, c, 304, h2, sizeof(h2)),
+		                    file_head(a1, c, 304, h1, sizeof(h1)));
+	}
 	assert_ptr_equal(must(g2, "/moved.txt")->blob, must(g1, "/move.txt")->blob);
 	assert_null(look(g2, "/move.txt"));
-	assert_ptr_equal(must(g2, "/keep.txt")->repr[0].ok.text,
-	                 must(g1, "/keep.txt")->repr[0].ok.text);
+	assert_string_equal(file_head(must(g2, "/keep.txt"), 0, 200, h2, sizeof(h2)),
+	                    file_head(must(g1, "/keep.txt"), 0, 200, h1, sizeof(h1)));
 	assert_int_equal(g2->reread, 2);    /* app.js and moved.txt */
 	assert_int_equal(g2->identical, 1); /* app.js */
 	cachet_store_unref(g1);
 	/* what g2 shares outlives g1 (ASan checks the reads) */
 	char buf[2048];
-	assert_true(has_line(block_str(&a2->repr[CACHET_CODING_GZIP].ok, buf, sizeof(buf)),
+	assert_true(has_line(file_head(a2, CACHET_CODING_GZIP, 200, buf, sizeof(buf)),
 	                     "Content-Encoding: gzip"));
 	cachet_store_unref(g2);
 }
@@ -1016,19 +1029,20 @@ static void test_deferred_variants(void **state)
 	put_file(t, "app.js", big, sizeof(big));
 	put(t, "tiny.txt", "tiny");
 	put(t, "img.png", "not text");
-	struct cachet_store_options opt = {
-	    .generation = 1, .codings = gz, .n_codings = 1, .defer_variants = true};
+	struct cachet_store_options opt = {.generation = 1,
+	                                   .codings = gz,
+	                                   .n_codings = 1,
+	                                   .defer_variants = true,
+	                                   .extra_headers = "X-Test: 1\r\n"};
 	struct cachet_store *g1 = NULL, *g2 = NULL;
 	assert_int_equal(cachet_store_build(t->root, NULL, &opt, &g1, t->err, sizeof(t->err)), 0);
 	assert_int_equal(g1->pending, 2); /* app.js and tiny.txt; not the image */
 	char buf[2048];
 	const struct cachet_entry *a1 = must(g1, "/app.js"), *t1 = must(g1, "/tiny.txt");
 	assert_int_equal(a1->available, 1u << CACHET_CODING_IDENTITY);
-	assert_true(
-	    has_line(block_str(&a1->repr[0].ok, buf, sizeof(buf)), "Vary: Accept-Encoding"));
-	assert_true(has_line(block_str(&t1->repr[0].not_modified, buf, sizeof(buf)), "Vary:"));
-	assert_false(
-	    has_line(block_str(&must(g1, "/img.png")->repr[0].ok, buf, sizeof(buf)), "Vary:"));
+	assert_true(has_line(file_head(a1, 0, 200, buf, sizeof(buf)), "Vary: Accept-Encoding"));
+	assert_true(has_line(file_head(t1, 0, 304, buf, sizeof(buf)), "Vary:"));
+	assert_false(has_line(file_head(must(g1, "/img.png"), 0, 200, buf, sizeof(buf)), "Vary:"));
 
 	atomic_bool cancel = true; /* a stop during compression: given up before the next file */
 	assert_int_equal(cachet_store_compress(g1, 2, &cancel), -ECANCELED);
@@ -1043,12 +1057,16 @@ static void test_deferred_variants(void **state)
 	assert_true(a2->available & (1u << CACHET_CODING_GZIP));
 	assert_int_equal(a2->repr[0].etag_len, a1->repr[0].etag_len);
 	assert_memory_equal(a2->repr[0].etag, a1->repr[0].etag, a1->repr[0].etag_len);
-	assert_true(has_line(block_str(&a2->repr[CACHET_CODING_GZIP].ok, buf, sizeof(buf)),
+	assert_true(has_line(file_head(a2, CACHET_CODING_GZIP, 200, buf, sizeof(buf)),
 	                     "Content-Encoding: gzip"));
+	/* the derived generation keeps the build's --add-header lines */
+	assert_true(
+	    has_line(file_head(a2, CACHET_CODING_GZIP, 304, buf, sizeof(buf)), "X-Test: 1"));
+	assert_true(has_line(file_head(t2, 0, 200, buf, sizeof(buf)), "X-Test: 1"));
 	assert_int_equal(t2->available, 1u << CACHET_CODING_IDENTITY); /* not worth it */
-	assert_false(has_line(block_str(&t2->repr[0].ok, buf, sizeof(buf)), "Vary:"));
+	assert_false(has_line(file_head(t2, 0, 200, buf, sizeof(buf)), "Vary:"));
 	/* the generation that served first is still whole until dropped (ASan checks) */
-	assert_true(has_line(block_str(&a1->repr[0].ok, buf, sizeof(buf)), "ETag: \""));
+	assert_true(has_line(file_head(a1, 0, 200, buf, sizeof(buf)), "ETag: \""));
 	cachet_store_unref(g1);
 	assert_memory_equal(a2->repr[0].body, big, sizeof(big));
 	cachet_store_unref(g2);

@@ -1,5 +1,6 @@
-/* response.h - choosing the preformatted response for a parsed request, and writing its head.
- * Pure functions over an immutable store generation: no allocation, no formatting. */
+/* response.h - choosing the response for a parsed request, and writing its head from the parts
+ * the store generation formatted at load. Pure functions over an immutable generation: no
+ * allocation, no formatting on the answers of the hot path (200, 304). */
 #ifndef CACHET_RESPONSE_H
 #define CACHET_RESPONSE_H
 
@@ -22,11 +23,14 @@
 	(CACHET_RESPONSE_EXTRA_MAX + sizeof("Connection: keep-alive\r\n\r\n") - 1)
 
 /**
- * A chosen response. head/body point into the store generation it was chosen from, so the caller
- * must keep that generation referenced until the bytes have been copied or sent.
+ * A chosen response. head, entry, rep and body point into the store generation it was chosen
+ * from, so the caller must keep that generation referenced until the bytes have been copied or
+ * sent.
  */
 struct cachet_reply {
-	const struct cachet_block *head;
+	const struct cachet_block *head;  /* a whole block (errors, redirects, 416), or NULL: */
+	const struct cachet_entry *entry; /* a file's answer (200, 206, 304), from its parts */
+	const struct cachet_repr *rep;
 	const unsigned char *body; /* NULL when there is no body to send (304, HEAD) */
 	size_t body_len;
 	int status;
@@ -56,13 +60,25 @@ void cachet_response_error(const struct cachet_store *st, int status, bool head_
                            struct cachet_reply *r);
 
 /**
- * Copies r's head into dst (room for r->head->len + CACHET_RESPONSE_TAIL_MAX), puts the current
- * Date in, and ends it with the Connection line the request calls for and the blank line. For a
- * multipart answer the block's Content-Type is replaced by the multipart one on the way.
+ * Writes r's head into dst (room for CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX) with the current
+ * Date, and ends it with the Connection line the request calls for and the blank line. For a
+ * multipart answer the Content-Type is replaced by the multipart one on the way.
  * Returns the bytes written.
  */
 size_t cachet_response_write_head(const struct cachet_reply *r, const struct cachet_request *req,
                                   bool force_close, const char date[CACHET_HTTPDATE_LEN],
                                   char *dst);
+
+/** Room cachet_response_write_h2() may need: a head of at most CACHET_BLOCK_MAX bytes of text as
+ *  HPACK, where a line (4 bytes at the least) grows by 3 bytes at the most. */
+#define CACHET_RESPONSE_H2_MAX (CACHET_BLOCK_MAX / 4 * 7)
+
+/**
+ * Writes the HTTP/2 header block of r (an answer without per-request lines: extra_len 0, no
+ * multipart) into dst (room for CACHET_RESPONSE_H2_MAX): exactly what cachet_hpack_encode() makes
+ * of the HTTP/1.1 head, without its Connection line. Returns the bytes written.
+ */
+size_t cachet_response_write_h2(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
+                                unsigned char *dst);
 
 #endif

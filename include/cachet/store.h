@@ -18,43 +18,59 @@
 #include "cachet/encoding.h"
 #include "cachet/etag.h"
 #include "cachet/hpack.h"
+#include "cachet/httpdate.h"
 
 /** Offset of the 29-byte Date value inside every preformatted block: "HTTP/1.1 NNN ...\r\nDate: ".
  *  Each block records its own offset; the status lines differ in length. */
 #define CACHET_BLOCK_DATE_NAME "Date: "
 
-/** Longest preformatted block; a block that would be longer fails the build (-E2BIG). */
+/** Longest preformatted block, and longest head of a file's 200 (without the tail the sender adds);
+ *  a file or block whose head would be longer fails the build (-E2BIG). */
 #define CACHET_BLOCK_MAX 4096
 
 /** One allocation holding the texts of an entry's blocks (or of a generation's error blocks),
  *  reference-counted so that an unchanged entry's blocks serve every generation it is part of. */
 struct cachet_heads;
 
-/** A header block formatted once at load. It ends after the last header line's CRLF: the sender
- *  appends the blank line (or a Connection line and the blank line). */
+/** A generation's arena: its representations and interned lines, freed with it (store.c). */
+struct cachet_store_arena;
+
+/** A whole header block formatted once at load: the errors, a redirect, the lines every 416 starts
+ *  with (files' answers are copied together from parts: cachet_repr). It ends after the last
+ *  header line's CRLF: the sender appends the blank line (or a Connection line and the blank
+ *  line). */
 struct cachet_block {
 	char *text;
 	uint32_t len;
-	uint32_t date_off; /* where the 29 bytes of the Date value start */
-	bool closes;       /* the block itself says "Connection: close" */
-	/* a file's 200 block: where the lines a 206 shares with it end (before Link and
-	 * Content-Length); the 206 head is written from them per answer (response.c). 0: others */
-	uint16_t part_end;
+	uint32_t date_off;            /* where the 29 bytes of the Date value start */
+	bool closes;                  /* the block itself says "Connection: close" */
 	struct cachet_hpack_block h2; /* the same block for HTTP/2 (hpack.h), made with it */
 };
 
-/** One representation of a resource (identity or a coded variant): its body and the blocks that
- *  announce it. All of a resource's blocks carry the same Cache-Control, and Vary when the
- *  resource has variants. Only the answers on the hot path are preformatted: a 206 is written
- *  from the 200 block (part_end), a 416 from the generation's unsatisfiable block plus lines of
- *  its own (response.c); keeping both per representation cost ~0.8 KB each (issue 15). */
+/** Header lines formatted once per generation with their HPACK twin (hpack.h), and interned:
+ *  every entry whose lines read the same shares one copy (the generation's arena holds them). */
+struct cachet_lines {
+	const char *text;
+	const unsigned char *h2;
+	uint16_t len, h2_len;
+};
+
+/** Longest Content-Length value: 20 digits. */
+#define CACHET_LENGTH_DIGITS_MAX 20
+
+/** One representation of a resource (identity or a coded variant): its body, its ETag and the
+ *  digits of its Content-Length. Its answers are not stored whole: the 200, 206 and 304 heads are
+ *  copied together per answer from these and from the entry's shared lines (response.c), which
+ *  costs a few memcpys instead of ~0.8 KB of text and HPACK per answer and representation that
+ *  20,000-file bundles paid (issue 15). */
 struct cachet_repr {
 	const unsigned char *body; /* in the blob */
 	size_t body_len;
 	const char *etag; /* in the blob */
-	size_t etag_len;
-	struct cachet_block ok;           /* 200 */
-	struct cachet_block not_modified; /* 304 */
+	uint8_t etag_len; /* at most CACHET_ETAG_MAX */
+	uint8_t coding;   /* enum cachet_coding */
+	uint8_t length_len;
+	char length[CACHET_LENGTH_DIGITS_MAX]; /* body_len in decimal, not NUL-terminated */
 };
 
 enum cachet_entry_kind {
@@ -72,18 +88,23 @@ struct cachet_entry {
 	const char *content_type;
 	struct cachet_blob *blob; /* NULL for a redirect */
 	const char *cache_control;
-	const char *extra_headers; /* the build's --add-header lines, "" for none */
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
 	unsigned pending;   /* variants still being compressed when the blocks were formatted: the
 	                       blocks say Vary already, a later generation adds the variants */
 	/* indexed by coding, for the codings in available only: [CACHET_CODING_COUNT] when the
-	 * resource has variants, [1] otherwise; lives in heads, shared with the blocks */
+	 * resource has variants, [1] otherwise; in the generation's arena */
 	struct cachet_repr *repr;
-	struct cachet_block redirect; /* CACHET_ENTRY_REDIRECT only */
-	size_t alias_target;          /* CACHET_ENTRY_ALIAS only: index into entries */
-	struct cachet_file_sig sig;   /* the file read for this path (files only) */
-	struct cachet_heads *heads;   /* where the blocks' texts live; may be shared */
-	uint64_t blocks_key; /* what the blocks were made from (policy, Link): see blocks_current */
+	/* files: the lines their 200, 206 and 304 heads are copied from (response.c, in the order
+	 * written there), interned in the generation's arena */
+	const struct cachet_lines *type_lines;  /* Content-Type (200, 206) */
+	const struct cachet_lines *cache_lines; /* Cache-Control, and Vary when it has variants */
+	const struct cachet_lines *extra_lines; /* --add-header lines (may be empty) */
+	const struct cachet_lines *link_lines;  /* the Link field of link, or NULL */
+	char last_modified_text[CACHET_HTTPDATE_LEN]; /* last_modified as an HTTP-date */
+	struct cachet_block redirect;                 /* CACHET_ENTRY_REDIRECT only */
+	size_t alias_target;        /* CACHET_ENTRY_ALIAS only: index into entries */
+	struct cachet_file_sig sig; /* the file read for this path (files only) */
+	struct cachet_heads *heads; /* a redirect's block text; NULL for files */
 	char *
 	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
@@ -113,6 +134,8 @@ struct cachet_store {
 	enum cachet_coding prefs[CACHET_CODING_COUNT]; /* negotiation preference, best first */
 	unsigned n_prefs;
 	struct cachet_heads *error_heads; /* the texts of errors[] and of unsatisfiable */
+	struct cachet_store_arena *arena; /* representations and interned lines (store.c) */
+	const char *extra_headers;        /* the build's options' (cachet_store_derive uses them) */
 	/* the lines every 416 starts with (status, Date, Server); Content-Range, Content-Length and
 	 * Vary are added per answer (response.c) */
 	struct cachet_block unsatisfiable;

@@ -1,0 +1,34 @@
+/* test_heads.h - the heads a file's answers get, as text, for the unit tests that check what a
+ * generation says (a file's heads are not stored whole: response.c copies them together). */
+#ifndef CACHET_TEST_HEADS_H
+#define CACHET_TEST_HEADS_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cachet/response.h"
+#include "cachet/store.h"
+
+#define TEST_HEADS_DATE "Thu, 01 Jan 1970 00:00:00 GMT"
+
+/* The head of e's answer with status (200 or 304) in coding (a representation it has), dated
+ * TEST_HEADS_DATE, without the blank line that ends it, NUL-terminated in buf. */
+static inline const char *file_head(const struct cachet_entry *e, unsigned coding, int status,
+                                    char *buf, size_t cap)
+{
+	/* abort(), not assert_*(): cmocka's assertions are not noreturn, so at -O2 GCC follows the
+	 * failed-check path into the callers' printf of the result (-Wformat-overflow). */
+	if (!e || !e->repr || !(e->available & (1u << coding)))
+		abort();
+	char head[CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX];
+	const struct cachet_reply r = {.entry = e, .rep = &e->repr[coding], .status = status};
+	const struct cachet_request req = {.keep_alive = true, .minor_version = 1};
+	size_t n = cachet_response_write_head(&r, &req, false, TEST_HEADS_DATE, head);
+	if (n < 2 || n - 2 >= cap || memcmp(head + n - 2, "\r\n", 2) != 0)
+		abort();
+	memcpy(buf, head, n - 2);
+	buf[n - 2] = '\0';
+	return buf;
+}
+
+#endif
