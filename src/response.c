@@ -150,7 +150,7 @@ static void reply_file(const struct cachet_store *st, const struct cachet_entry 
 	if (e->available != 1u << CACHET_CODING_IDENTITY)
 		coding = cachet_encoding_negotiate(&req->accept_encoding, e->available, st->prefs,
 		                                   st->n_prefs);
-	const struct cachet_repr *rep = &e->repr[coding];
+	const struct cachet_repr *rep = cachet_entry_repr(e, coding);
 	const struct cachet_validators v = {
 	    .etag = rep->etag, .etag_len = rep->etag_len, .last_modified = e->last_modified};
 	switch (cachet_conditional_evaluate(req, &v)) {

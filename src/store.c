@@ -407,33 +407,34 @@ static int entry_answers(struct scan *s, struct cachet_entry *e)
 	e->available = b->available;
 	e->pending = b->pending;
 	bool vary = e->available != 1u << CACHET_CODING_IDENTITY || e->pending;
-	size_t n = b->available == 1u << CACHET_CODING_IDENTITY ? 1 : CACHET_CODING_COUNT;
-	struct cachet_repr *r = arena_alloc(s->arena, n * sizeof(*r));
+	/* only the codings it has: most text files keep one or two variants of three */
+	struct cachet_repr *r =
+	    arena_alloc(s->arena, (size_t)__builtin_popcount(e->available) * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	memset(r, 0, n * sizeof(*r));
-	for (unsigned c = 0; c < n; c++) {
-		if (!(b->available & (1u << c)))
+	e->repr = r;
+	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
+		if (!(e->available & (1u << c)))
 			continue;
 		if (c == CACHET_CODING_IDENTITY) {
-			r[c] = (struct cachet_repr){.body = b->data,
-			                            .body_len = b->len,
-			                            .etag = b->etag,
-			                            .etag_len = (uint8_t)b->etag_len};
+			*r = (struct cachet_repr){.body = b->data,
+			                          .body_len = b->len,
+			                          .etag = b->etag,
+			                          .etag_len = (uint8_t)b->etag_len};
 		} else {
 			const struct cachet_variant *v = &b->variants[c - 1];
-			r[c] = (struct cachet_repr){.body = v->data,
-			                            .body_len = v->len,
-			                            .etag = v->etag,
-			                            .etag_len = (uint8_t)v->etag_len};
+			*r = (struct cachet_repr){.body = v->data,
+			                          .body_len = v->len,
+			                          .etag = v->etag,
+			                          .etag_len = (uint8_t)v->etag_len};
 		}
-		r[c].coding = (uint8_t)c;
+		r->coding = (uint8_t)c;
 		char digits[CACHET_LENGTH_DIGITS_MAX + 1];
-		int k = snprintf(digits, sizeof(digits), "%zu", r[c].body_len);
-		memcpy(r[c].length, digits, (size_t)k);
-		r[c].length_len = (uint8_t)k;
+		int k = snprintf(digits, sizeof(digits), "%zu", r->body_len);
+		memcpy(r->length, digits, (size_t)k);
+		r->length_len = (uint8_t)k;
+		r++;
 	}
-	e->repr = r;
 	char lm[CACHET_HTTPDATE_LEN + 1];
 	cachet_httpdate_format(e->last_modified, lm);
 	memcpy(e->last_modified_text, lm, CACHET_HTTPDATE_LEN);

@@ -21,7 +21,8 @@ static inline const char *file_head(const struct cachet_entry *e, unsigned codin
 	if (!e || !e->repr || !(e->available & (1u << coding)))
 		abort();
 	char head[CACHET_BLOCK_MAX + CACHET_RESPONSE_TAIL_MAX];
-	const struct cachet_reply r = {.entry = e, .rep = &e->repr[coding], .status = status};
+	const struct cachet_reply r = {
+	    .entry = e, .rep = cachet_entry_repr(e, coding), .status = status};
 	const struct cachet_request req = {.keep_alive = true, .minor_version = 1};
 	size_t n = cachet_response_write_head(&r, &req, false, TEST_HEADS_DATE, head);
 	if (n < 2 || n - 2 >= cap || memcmp(head + n - 2, "\r\n", 2) != 0)

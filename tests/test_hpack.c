@@ -134,7 +134,8 @@ static void check_file(const struct cachet_entry *e, unsigned coding, int status
 	int wn = cachet_hpack_encode(text, len, want, sizeof(want), &date_off);
 	assert_true(wn > 0);
 	unsigned char got[CACHET_RESPONSE_H2_MAX];
-	const struct cachet_reply r = {.entry = e, .rep = &e->repr[coding], .status = status};
+	const struct cachet_reply r = {
+	    .entry = e, .rep = cachet_entry_repr(e, coding), .status = status};
 	size_t n = cachet_response_write_h2(&r, TEST_HEADS_DATE, got);
 	assert_int_equal(n, (size_t)wn);
 	assert_memory_equal(got, want, n);

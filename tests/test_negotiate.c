@@ -126,7 +126,7 @@ static const char *tag(const char *path, unsigned c)
 {
 	static char bufs[4][CACHET_ETAG_MAX + 1];
 	static unsigned next;
-	const struct cachet_repr *r = &entry(path)->repr[c];
+	const struct cachet_repr *r = cachet_entry_repr(entry(path), c);
 	assert_true(r->etag_len > 2 && r->etag_len < sizeof(bufs[0]));
 	char *b = bufs[next++ % 4];
 	memcpy(b, r->etag, r->etag_len);
@@ -163,7 +163,7 @@ static void do_select(const char *method, const char *path, const char *lines,
 /* r is the 200 of representation c of path (body expected unless HEAD). */
 static void expect_ok(const struct cachet_reply *r, const char *path, unsigned c, bool head)
 {
-	const struct cachet_repr *rep = &entry(path)->repr[c];
+	const struct cachet_repr *rep = cachet_entry_repr(entry(path), c);
 	if (r->status != 200 || r->rep != rep)
 		print_error("%s: expected the 200 of coding %u, got status %d\n", path, c,
 		            r->status);
@@ -189,20 +189,22 @@ static void test_variants_built(void **state)
 	const struct cachet_entry *a = entry("/a.js");
 	assert_int_equal(a->available, ALL);
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-		assert_non_null(a->repr[c].body);
-		assert_int_equal(a->repr[c].coding, c);
+		assert_non_null(cachet_entry_repr(a, c)->body);
+		assert_int_equal(cachet_entry_repr(a, c)->coding, c);
 		if (c != ID)
-			assert_true(a->repr[c].body_len < a->repr[ID].body_len);
+			assert_true(cachet_entry_repr(a, c)->body_len < a->repr[ID].body_len);
 		for (unsigned d = 0; d < c; d++) {
 			/* distinct strong tags */
-			assert_false(
-			    a->repr[c].etag_len == a->repr[d].etag_len &&
-			    memcmp(a->repr[c].etag, a->repr[d].etag, a->repr[c].etag_len) == 0);
+			assert_false(cachet_entry_repr(a, c)->etag_len ==
+			                 cachet_entry_repr(a, d)->etag_len &&
+			             memcmp(cachet_entry_repr(a, c)->etag,
+			                    cachet_entry_repr(a, d)->etag,
+			                    cachet_entry_repr(a, c)->etag_len) == 0);
 		}
-		assert_int_equal(a->repr[c].etag[0], '"');
+		assert_int_equal(cachet_entry_repr(a, c)->etag[0], '"');
 	}
-	assert_memory_equal(a->repr[GZ].body, "\x1f\x8b", 2);
-	assert_memory_equal(a->repr[ZS].body, "\x28\xb5\x2f\xfd", 4);
+	assert_memory_equal(cachet_entry_repr(a, GZ)->body, "\x1f\x8b", 2);
+	assert_memory_equal(cachet_entry_repr(a, ZS)->body, "\x28\xb5\x2f\xfd", 4);
 	assert_int_equal(entry("/img.png")->available, 1u << ID);
 	assert_int_equal(entry("/tiny.txt")->available, 1u << ID);
 	assert_int_equal(entry("/empty.txt")->available, 1u << ID);
@@ -228,7 +230,7 @@ static const struct cachet_entry *owner(const struct cachet_repr *rep)
 {
 	for (size_t i = 0; i < store->n_entries; i++) {
 		const struct cachet_entry *e = &store->entries[i];
-		size_t n = e->available == 1u << ID ? 1 : CACHET_CODING_COUNT;
+		size_t n = (size_t)__builtin_popcount(e->available);
 		if (e->kind == CACHET_ENTRY_FILE && rep >= e->repr && rep < e->repr + n)
 			return e;
 	}
@@ -242,7 +244,7 @@ static void test_blocks(void **state)
 	static const char *const names[] = {NULL, "gzip", "br", "zstd"};
 	const struct cachet_entry *a = entry("/a.js");
 	for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
-		const struct cachet_repr *r = &a->repr[c];
+		const struct cachet_repr *r = cachet_entry_repr(a, c);
 		char line[128], cr[64];
 		/* the 206 and 416 heads are written per answer (response.c): checked as written */
 		char pt[CACHET_BLOCK_MAX], ut[CACHET_BLOCK_MAX], sel[160];
@@ -348,7 +350,7 @@ static void test_negotiation(void **state)
 	for (size_t i = 0; i < sizeof(neg_cases) / sizeof(neg_cases[0]); i++) {
 		struct cachet_reply r;
 		do_select("GET", "/a.js", neg_cases[i].lines, &r);
-		if (r.rep != &entry("/a.js")->repr[neg_cases[i].coding])
+		if (r.rep != cachet_entry_repr(entry("/a.js"), neg_cases[i].coding))
 			print_error("case %zu (%s): not the coding %u\n", i, neg_cases[i].lines,
 			            neg_cases[i].coding);
 		expect_ok(&r, "/a.js", neg_cases[i].coding, false);
@@ -390,10 +392,10 @@ static void test_preference_order(void **state)
 		struct cachet_reply r;
 		select_in(st, buf, sizeof(buf), "GET", "/a.js", cases[i].lines, &req, &r);
 		assert_int_equal(r.status, 200);
-		if (r.rep != &a->repr[cases[i].coding])
+		if (r.rep != cachet_entry_repr(a, cases[i].coding))
 			print_error("case %zu (%s): not the coding %u\n", i, cases[i].lines,
 			            cases[i].coding);
-		assert_ptr_equal(r.rep, &a->repr[cases[i].coding]);
+		assert_ptr_equal(r.rep, cachet_entry_repr(a, cases[i].coding));
 	}
 	cachet_store_unref(st);
 
@@ -503,7 +505,7 @@ static void test_ranges(void **state)
 	const struct cachet_entry *a = entry("/a.js");
 	for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
 		const struct range_case *c = &range_cases[i];
-		const struct cachet_repr *rep = &a->repr[c->coding];
+		const struct cachet_repr *rep = cachet_entry_repr(a, c->coding);
 		int64_t size = (int64_t)rep->body_len;
 		char value[64], lines[256];
 		snprintf(value, sizeof(value), c->range, rep->body_len);
@@ -533,12 +535,12 @@ static void test_range_past_coded_end(void **state)
 	(void)state;
 	const struct cachet_entry *a = entry("/a.js");
 	char lines[128];
-	snprintf(lines, sizeof(lines), AE "gzip\r\nRange: bytes=%zu-%zu\r\n", a->repr[GZ].body_len,
-	         a->repr[GZ].body_len + 10);
-	assert_true(a->repr[GZ].body_len + 10 < a->repr[ID].body_len);
+	snprintf(lines, sizeof(lines), AE "gzip\r\nRange: bytes=%zu-%zu\r\n",
+	         cachet_entry_repr(a, GZ)->body_len, cachet_entry_repr(a, GZ)->body_len + 10);
+	assert_true(cachet_entry_repr(a, GZ)->body_len + 10 < a->repr[ID].body_len);
 	struct cachet_reply r;
 	do_select("GET", "/a.js", lines, &r);
-	expect_unsatisfiable(&r, &a->repr[GZ]);
+	expect_unsatisfiable(&r, cachet_entry_repr(a, GZ));
 	/* Any range on an empty file is unsatisfiable. */
 	do_select("GET", "/empty.txt", "Range: bytes=0-\r\n", &r);
 	expect_unsatisfiable(&r, &entry("/empty.txt")->repr[ID]);
@@ -649,7 +651,7 @@ static void test_if_range(void **state)
 		if (r.status != (cases[i].partial ? 206 : 200))
 			print_error("case %zu (%s): status %d\n", i, lines, r.status);
 		if (cases[i].partial)
-			expect_partial(&r, &a->repr[cases[i].coding], 0, 9);
+			expect_partial(&r, cachet_entry_repr(a, cases[i].coding), 0, 9);
 		else
 			expect_ok(&r, "/a.js", cases[i].coding, false);
 	}
@@ -658,7 +660,7 @@ static void test_if_range(void **state)
 	snprintf(lines, sizeof(lines), AE "br\r\nRange: bytes=2-3\r\nIf-Range: %s\r\n", lm);
 	struct cachet_reply r;
 	do_select("GET", "/a.js", lines, &r);
-	expect_partial(&r, &a->repr[BR], 2, 3);
+	expect_partial(&r, cachet_entry_repr(a, BR), 2, 3);
 	/* If-Range and an unsatisfiable range: 416 only when If-Range holds. */
 	snprintf(lines, sizeof(lines), "Range: bytes=999999-\r\nIf-Range: %s\r\n",
 	         tag("/a.js", ID));
@@ -732,7 +734,7 @@ static void test_preconditions(void **state)
 				print_error("case %zu (%s%s): status %d, expected %d\n", i,
 				            head ? "HEAD " : "", lines, r.status, want);
 			assert_int_equal(r.status, want);
-			const struct cachet_repr *rep = &a->repr[c->coding];
+			const struct cachet_repr *rep = cachet_entry_repr(a, c->coding);
 			switch (want) {
 			case 200:
 				expect_ok(&r, "/a.js", c->coding, head);
@@ -791,7 +793,7 @@ static void test_partial_written_head(void **state)
 	static char buf[512];
 	select_in(store, buf, sizeof(buf), "GET", "/a.js", AE "zstd\r\nRange: bytes=3-12\r\n", &req,
 	          &r);
-	const struct cachet_repr *rep = &entry("/a.js")->repr[ZS];
+	const struct cachet_repr *rep = cachet_entry_repr(entry("/a.js"), ZS);
 	expect_partial(&r, rep, 3, 12);
 	static char out[4096], ok[CACHET_BLOCK_MAX + 1];
 	size_t n =

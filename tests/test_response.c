@@ -528,7 +528,7 @@ static void test_partial_and_unsatisfiable_heads(void **state)
 		for (unsigned c = 0; c < CACHET_CODING_COUNT; c++) {
 			if (!(e->available & (1u << c)))
 				continue;
-			const struct cachet_repr *rep = &e->repr[c];
+			const struct cachet_repr *rep = cachet_entry_repr(e, c);
 			char enc[48] = "", want[4096], got[4096], req_text[256];
 			if (c != CACHET_CODING_IDENTITY)
 				snprintf(enc, sizeof(enc), "Content-Encoding: %s\r\n", accept[c]);

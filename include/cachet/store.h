@@ -91,8 +91,8 @@ struct cachet_entry {
 	unsigned available; /* representations present (bitmask of 1 << enum cachet_coding) */
 	unsigned pending;   /* variants still being compressed when the blocks were formatted: the
 	                       blocks say Vary already, a later generation adds the variants */
-	/* indexed by coding, for the codings in available only: [CACHET_CODING_COUNT] when the
-	 * resource has variants, [1] otherwise; in the generation's arena */
+	/* one per coding in available, in coding order (identity first): cachet_entry_repr();
+	 * in the generation's arena */
 	struct cachet_repr *repr;
 	/* files: the lines their 200, 206 and 304 heads are copied from (response.c, in the order
 	 * written there), interned in the generation's arena */
@@ -108,6 +108,13 @@ struct cachet_entry {
 	char *
 	    link; /* --link-preload: "Link: ...\r\n" for the 200 blocks, or NULL (link_preload.h) */
 };
+
+/** The representation of file e in coding, one of e->available's. */
+static inline const struct cachet_repr *cachet_entry_repr(const struct cachet_entry *e,
+                                                          unsigned coding)
+{
+	return &e->repr[__builtin_popcount(e->available & ((1u << coding) - 1u))];
+}
 
 /** A status cachet answers without a file: a block plus a short text body. */
 struct cachet_error {
