@@ -1063,7 +1063,8 @@ static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
-		heads_unref(v[i].heads); /* a redirect's block */
+		if (v[i].kind == CACHET_ENTRY_REDIRECT)
+			heads_unref(v[i].heads);
 		free(v[i].link);
 		if (v[i].kind == CACHET_ENTRY_FILE)
 			cachet_blob_unref(v[i].blob);
@@ -1195,7 +1196,6 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 		const struct cachet_entry *p = &st->entries[i];
 		struct cachet_entry *e = &s.v[s.n];
 		*e = *p;
-		e->heads = NULL;
 		e->link = NULL;
 		e->repr = NULL; /* made again in this generation's arena (entries_format) */
 		if (!(e->path = strdup(p->path))) {
@@ -1205,8 +1205,8 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 		s.n++;
 		if (e->kind == CACHET_ENTRY_FILE)
 			cachet_blob_ref(e->blob);
-		else
-			heads_ref(e->heads = p->heads);
+		else if (e->kind == CACHET_ENTRY_REDIRECT)
+			heads_ref(e->heads); /* its block is shared */
 		if (p->link && !(e->link = strdup(p->link)))
 			rc = -ENOMEM;
 	}
