@@ -1139,6 +1139,21 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 	return 0;
 }
 
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* Gives the pages freed so far back to the system now rather than over jemalloc's 10 s decay
+ * (main.c). Called after the first build (the scan's tables and the doubling entry array, a few
+ * MB) and when a generation that was still waiting for variants goes: after start-up
+ * compression that is tens of MB (the compressors' work areas freed just before) that would
+ * otherwise count in RSS for seconds. Not for every generation: a purge costs a no-change
+ * reload ~15 ms, for the little it frees there. */
+static void allocator_purge(void)
+{
+	if (mallctl)
+		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* MALLCTL_ARENAS_ALL */
+}
+
 int cachet_store_build(const char *root, const struct cachet_store *prev,
                        const struct cachet_store_options *opt, struct cachet_store **out, char *err,
                        size_t errlen)
@@ -1162,7 +1177,10 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 		arena_free(s.arena);
 		return rc;
 	}
-	return store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
+	rc = store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
+	if (rc == 0 && !prev)
+		allocator_purge();
+	return rc;
 }
 
 int cachet_store_compress(const struct cachet_store *st, unsigned threads,
@@ -1248,19 +1266,6 @@ void cachet_store_ref(struct cachet_store *st)
 
 /* jemalloc's control interface when the binary is linked with it (weak: sanitizer builds bring
  * their own allocator, and the unit tests may run without it). */
-extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
-    __attribute__((weak));
-
-/* Gives the pages freed so far back to the system now rather than over jemalloc's 10 s decay
- * (main.c). Called when a generation that was still waiting for variants goes: after start-up
- * compression that is tens of MB (its blocks, and the compressors' work areas freed just before)
- * that would otherwise count in RSS for seconds. Not for every generation: a purge costs a
- * no-change reload ~15 ms, for the little it frees there. */
-static void allocator_purge(void)
-{
-	if (mallctl)
-		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* MALLCTL_ARENAS_ALL */
-}
 
 void cachet_store_unref(struct cachet_store *st)
 {
