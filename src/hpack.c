@@ -102,15 +102,6 @@ size_t cachet_hpack_int(unsigned char *dst, uint8_t first, unsigned n, uint32_t 
 	return k;
 }
 
-size_t cachet_hpack_field(unsigned char *dst, enum cachet_hpack_name name, const char *value,
-                          size_t len)
-{
-	size_t at = cachet_hpack_int(dst, 0x00, 4, (uint32_t)name);
-	at += cachet_hpack_int(dst + at, 0x00, 7, (uint32_t)len);
-	memcpy(dst + at, value, len);
-	return at + len;
-}
-
 static unsigned static_name_index(const char *name, size_t len)
 {
 	for (unsigned i = 1; i < sizeof(static_names) / sizeof(static_names[0]); i++)

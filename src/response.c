@@ -265,7 +265,7 @@ static char *put(char *d, const void *src, size_t n)
 
 static char *put_lines(char *d, const struct cachet_lines *l)
 {
-	return put(d, l->text, l->len);
+	return l->len ? put(d, l->text, l->len) : d; /* --add-header lines are mostly none */
 }
 
 #define LIT(s) s, sizeof(s) - 1
@@ -368,10 +368,24 @@ static unsigned char *put_h2(unsigned char *d, const void *src, size_t n)
 	return d + n;
 }
 
+/* Every field a file's head writes per answer has a static-table name (index 15..142: two bytes
+ * with a 4-bit prefix) and a value under 127 bytes (one length byte): the bytes
+ * cachet_hpack_encode() makes of its line, without a call per integer. */
+static_assert(CACHET_ETAG_MAX < 127 && CACHET_LENGTH_DIGITS_MAX < 127, "one length byte");
+
 static unsigned char *put_h2_field(unsigned char *d, enum cachet_hpack_name name, const char *value,
                                    size_t len)
 {
-	return d + cachet_hpack_field(d, name, value, len);
+	d[0] = 0x0f; /* literal without indexing, name index >= 15 */
+	d[1] = (uint8_t)(name - 15);
+	d[2] = (uint8_t)len;
+	memcpy(d + 3, value, len);
+	return d + 3 + len;
+}
+
+static unsigned char *put_h2_lines(unsigned char *d, const struct cachet_lines *l)
+{
+	return l->h2_len ? put_h2(d, l->h2, l->h2_len) : d;
 }
 
 /* write_file_head()'s lines, field by field, as HPACK (hpack.h: stateless, so the interned lines'
@@ -386,21 +400,21 @@ static size_t write_file_h2(const struct cachet_reply *r, const char date[CACHET
 	d = put_h2_field(d, CACHET_HPACK_DATE, date, CACHET_HTTPDATE_LEN);
 	d = put_h2_field(d, CACHET_HPACK_SERVER, LIT("cachet"));
 	if (r->status != 304) {
-		d = put_h2(d, e->type_lines->h2, e->type_lines->h2_len);
+		d = put_h2_lines(d, e->type_lines);
 		d = put_h2_field(d, CACHET_HPACK_LAST_MODIFIED, e->last_modified_text,
 		                 CACHET_HTTPDATE_LEN);
 	}
 	d = put_h2_field(d, CACHET_HPACK_ETAG, p->etag, p->etag_len);
-	d = put_h2(d, e->cache_lines->h2, e->cache_lines->h2_len);
+	d = put_h2_lines(d, e->cache_lines);
 	if (r->status == 304)
-		return (size_t)(put_h2(d, e->extra_lines->h2, e->extra_lines->h2_len) - dst);
+		return (size_t)(put_h2_lines(d, e->extra_lines) - dst);
 	if (p->coding != CACHET_CODING_IDENTITY)
 		d = put_h2_field(d, CACHET_HPACK_CONTENT_ENCODING, encoding_lines[p->coding].name,
 		                 encoding_lines[p->coding].name_len);
 	d = put_h2_field(d, CACHET_HPACK_ACCEPT_RANGES, LIT("bytes"));
-	d = put_h2(d, e->extra_lines->h2, e->extra_lines->h2_len);
+	d = put_h2_lines(d, e->extra_lines);
 	if (e->link_lines)
-		d = put_h2(d, e->link_lines->h2, e->link_lines->h2_len);
+		d = put_h2_lines(d, e->link_lines);
 	d = put_h2_field(d, CACHET_HPACK_CONTENT_LENGTH, p->length, p->length_len);
 	return (size_t)(d - dst);
 }

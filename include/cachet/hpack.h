@@ -39,8 +39,8 @@ int cachet_hpack_block_build(const char *text, size_t len, struct cachet_hpack_b
 /** Frees what cachet_hpack_block_build() allocated; safe on a zeroed block. */
 void cachet_hpack_block_free(struct cachet_hpack_block *b);
 
-/** Static-table indexes (RFC 7541 Appendix A) of the names of the fields a file's answer is
- *  copied together from (response.c). */
+/** Static-table indexes (RFC 7541 Appendix A) of the names of the fields a file's answer writes
+ *  per answer (response.c, which encodes them as cachet_hpack_encode() would). */
 enum cachet_hpack_name {
 	CACHET_HPACK_ACCEPT_RANGES = 18,
 	CACHET_HPACK_CONTENT_ENCODING = 26,
@@ -50,18 +50,6 @@ enum cachet_hpack_name {
 	CACHET_HPACK_LAST_MODIFIED = 44,
 	CACHET_HPACK_SERVER = 54,
 };
-
-/** Most bytes cachet_hpack_field() writes besides the value: an index and a length of up to 6
- *  bytes each. */
-#define CACHET_HPACK_FIELD_OVERHEAD 12u
-
-/**
- * Writes one field as cachet_hpack_encode() would for the line "Name: value": a literal without
- * indexing whose name is the static table's entry name, the value as is (no Huffman coding).
- * Returns the bytes written. Cheap enough for every answer: two integers and a memcpy.
- */
-size_t cachet_hpack_field(unsigned char *dst, enum cachet_hpack_name name, const char *value,
-                          size_t len);
 
 /** Writes an HPACK integer with an n-bit prefix (RFC 7541 §5.1), the first byte's high bits
  *  given in first. Returns the bytes written (at most 6 for a 32-bit value). */
