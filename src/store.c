@@ -348,7 +348,7 @@ static int entry_reprs(struct heads_builder *hb, struct cachet_entry *e)
 			                          .etag = b->etag,
 			                          .etag_len = b->etag_len};
 		} else {
-			const struct cachet_variant *v = &b->variants[c - 1];
+			const struct cachet_variant *v = cachet_blob_variant(b, c);
 			*r = (struct cachet_repr){.body = v->data,
 			                          .body_len = v->len,
 			                          .etag = v->etag,
