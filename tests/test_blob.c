@@ -229,9 +229,10 @@ static void test_deferred_sidecar_then_judged_again(void **state)
 	assert_int_equal(cachet_blob_compress_pending(b), 0);
 	assert_int_equal(b->available, ID | GZ);
 	assert_null(cachet_blob_variant(b, CACHET_CODING_BR));
-	/* a generation built before may still be sending them (ASan: not freed) */
-	assert_memory_equal(served, br, br_len);
-	assert_memory_equal(served_tag, tag, tag_len);
+	/* a generation built before may still be sending them (ASan: not freed; compared here,
+	 * in instrumented code, not in cmocka's) */
+	assert_int_equal(memcmp(served, br, br_len), 0);
+	assert_int_equal(memcmp(served_tag, tag, tag_len), 0);
 	check_packed(b, 0);
 	cachet_blob_unref(b);
 	free(br);
