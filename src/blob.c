@@ -161,8 +161,8 @@ static int sidecar_read(const struct cachet_blob_source *src, unsigned coding,
 	if (rc == 0)
 		rc = read_whole(fd, &st, offsetof(struct sidecar_bytes, data), &mem, NULL);
 	close(fd);
-	if (rc < 0)
-		return rc;
+	if (rc != 0 || !mem)
+		return rc < 0 ? rc : -EIO;
 	*out = mem;
 	(*out)->len = (size_t)st.st_size;
 	*sig = cachet_blob_sig(&st);
@@ -208,8 +208,11 @@ struct candidates {
 	unsigned have; /* codings with a candidate (bitmask) */
 	size_t len[CACHET_CODING_COUNT];
 	const unsigned char *data[CACHET_CODING_COUNT];
-	unsigned char
-	    *made[CACHET_CODING_COUNT]; /* compressor output (the caller frees), or NULL */
+	/* compressor output (the caller frees), or NULL */
+	unsigned char *made[CACHET_CODING_COUNT];
+	/* a sidecar's ETag (a made variant gets its own when packed) */
+	const char *etag[CACHET_CODING_COUNT];
+	size_t etag_len[CACHET_CODING_COUNT];
 };
 
 /* Chooses among cd's variants (cachet_compress_choose) and packs the records of the kept ones,
@@ -246,11 +249,10 @@ static int variants_pack(struct cachet_blob *b, const struct candidates *cd, uns
 			    .len = cd->len[c]};
 			p += etag_len[c] + cd->len[c];
 		} else {
-			const struct sidecar_bytes *r = b->sidecars->read[c - 1];
-			v[i] = (struct cachet_variant){.data = r->data,
-			                               .len = r->len,
-			                               .etag = r->etag,
-			                               .etag_len = r->etag_len};
+			v[i] = (struct cachet_variant){.data = cd->data[c],
+			                               .len = cd->len[c],
+			                               .etag = cd->etag[c],
+			                               .etag_len = cd->etag_len[c]};
 		}
 		i++;
 	}
@@ -279,6 +281,8 @@ static int variants_settle(struct cachet_blob *b, unsigned compress)
 		if (r) {
 			cd.data[c] = r->data;
 			cd.len[c] = r->len;
+			cd.etag[c] = r->etag;
+			cd.etag_len[c] = r->etag_len;
 			cd.have |= 1u << c;
 		}
 	}
