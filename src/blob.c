@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cachet/blob.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -35,13 +36,35 @@ void cachet_blob_ref(struct cachet_blob *b)
 	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 }
 
+/* What was read from one sidecar: its bytes and the ETag made from them, one allocation. */
+struct sidecar_bytes {
+	size_t len;
+	size_t etag_len;
+	char etag[CACHET_ETAG_MAX];
+	unsigned char data[];
+};
+
+struct cachet_blob_sidecars {
+	/* coding c at [c - 1]: the sidecar as it was read (or seen, when reading it failed); all
+	 * zero: none listed beside the file */
+	struct cachet_file_sig sig[CACHET_CODING_COUNT - 1];
+	/* what was read; NULL: none, refused, or freed once no generation could use it */
+	struct sidecar_bytes *read[CACHET_CODING_COUNT - 1];
+};
+
+static void sidecars_free(struct cachet_blob_sidecars *sc)
+{
+	for (unsigned c = 0; sc && c + 1 < CACHET_CODING_COUNT; c++)
+		free(sc->read[c]);
+	free(sc);
+}
+
 void cachet_blob_unref(struct cachet_blob *b)
 {
 	if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	for (unsigned c = 0; b->variants && c + 1 < CACHET_CODING_COUNT; c++)
-		free(b->variants[c].data);
-	free(b->variants);
+	free(b->variants); /* the made variants' bytes with it */
+	sidecars_free(b->sidecars);
 	free(b);
 }
 
@@ -123,9 +146,9 @@ static struct cachet_file_sig sidecar_sig(const struct cachet_blob_source *src, 
 }
 
 /* Opens and checks the sidecar itself (never through a link, never a special file) and reads
- * what its descriptor holds; v->sidecar becomes the signature of what was read. */
+ * what its descriptor holds; *sig becomes the signature of what was read. */
 static int sidecar_read(const struct cachet_blob_source *src, unsigned coding,
-                        struct cachet_variant *v)
+                        struct sidecar_bytes **out, struct cachet_file_sig *sig)
 {
 	char name[512];
 	struct stat st;
@@ -133,71 +156,167 @@ static int sidecar_read(const struct cachet_blob_source *src, unsigned coding,
 	int fd = openat(src->dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) /* gone, or swapped for a link or a special file: no sidecar */
 		return errno == ENOENT || errno == ELOOP || errno == ENXIO ? -EINVAL : -errno;
-	void *data = NULL;
+	void *mem = NULL;
 	int rc = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
 	if (rc == 0)
-		rc = read_whole(fd, &st, 0, &data, NULL);
+		rc = read_whole(fd, &st, offsetof(struct sidecar_bytes, data), &mem, NULL);
 	close(fd);
-	if (rc < 0)
-		return rc;
-	v->data = data;
-	v->len = (size_t)st.st_size;
-	v->sidecar = cachet_blob_sig(&st);
+	if (rc != 0 || !mem)
+		return rc < 0 ? rc : -EIO;
+	*out = mem;
+	(*out)->len = (size_t)st.st_size;
+	*sig = cachet_blob_sig(&st);
 	return 0;
 }
 
-static void variant_etag(const struct cachet_blob *b, unsigned coding, struct cachet_variant *v)
+/* Writes the ETag of coding's variant data[0..len) of b into out; returns its length. */
+static size_t variant_etag(const struct cachet_blob *b, unsigned coding, const void *data,
+                           size_t len, char out[CACHET_ETAG_MAX])
 {
-	uint32_t h = (uint32_t)XXH3_64bits(v->data, v->len);
-	int n = snprintf(v->etag, sizeof(v->etag), "%.*s-%08x-%s\"", (int)b->etag_len - 1, b->etag,
-	                 h, cachet_encoding_name(coding));
-	v->etag_len = (size_t)n;
+	uint32_t h = (uint32_t)XXH3_64bits(data, len);
+	int n = snprintf(out, CACHET_ETAG_MAX, "%.*s-%08x-%s\"", (int)b->etag_len - 1, b->etag, h,
+	                 cachet_encoding_name(coding));
+	return (size_t)n;
 }
 
-/* Keeps the variant v holds (read or compressed) when it is worth it; rc is how making it went. */
-static int variant_keep(struct cachet_blob *b, unsigned coding, int rc)
+/* Reads the sidecars whose signature the caller took (nonzero in sigs) into b->sidecars, which
+ * exists only for a file with one. A sidecar that cannot be read as a regular file gives no
+ * variant, but its signature is kept, so that the blob is current while it stays so. */
+static int sidecars_load(const struct cachet_blob_source *src, struct cachet_blob *b,
+                         const struct cachet_file_sig sigs[CACHET_CODING_COUNT])
 {
-	struct cachet_variant *v = &b->variants[coding - 1];
-	if (rc < 0 && rc != -EINVAL)
-		return rc;
-	if (rc < 0 || !cachet_compress_worth_it(b->len, v->len)) {
-		free(v->data);
-		v->data = NULL;
-		return 0;
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
+		if (!sigs[c].ino)
+			continue;
+		if (!b->sidecars && !(b->sidecars = calloc(1, sizeof(*b->sidecars))))
+			return -ENOMEM;
+		struct cachet_blob_sidecars *sc = b->sidecars;
+		sc->sig[c - 1] = sigs[c];
+		int rc = sidecar_read(src, c, &sc->read[c - 1], &sc->sig[c - 1]);
+		if (rc < 0 && rc != -EINVAL)
+			return rc;
+		if (rc == 0) {
+			struct sidecar_bytes *r = sc->read[c - 1];
+			r->etag_len = variant_etag(b, c, r->data, r->len, r->etag);
+		}
 	}
-	variant_etag(b, coding, v);
-	b->available |= 1u << coding;
 	return 0;
 }
 
-/* Makes the variant for one coding: from its sidecar (whose signature the caller took) now, or by
- * compressing (now, or later in cachet_blob_compress_pending() when the caller defers it). */
-static int variant_make(const struct cachet_blob_source *src, struct cachet_blob *b,
-                        unsigned coding, const struct cachet_file_sig *sidecar)
+/* A file's variants before the choice, coding c at [c]: the sidecars' and those just made. */
+struct candidates {
+	unsigned have; /* codings with a candidate (bitmask) */
+	size_t len[CACHET_CODING_COUNT];
+	const unsigned char *data[CACHET_CODING_COUNT];
+	/* compressor output (the caller frees), or NULL */
+	unsigned char *made[CACHET_CODING_COUNT];
+	/* a sidecar's ETag (a made variant gets its own when packed) */
+	const char *etag[CACHET_CODING_COUNT];
+	size_t etag_len[CACHET_CODING_COUNT];
+};
+
+/* Chooses among cd's variants (cachet_compress_choose) and packs the records of the kept ones,
+ * then the ETags and bytes of those made by compressing, into one allocation that replaces
+ * b->variants (see the ownership rule in blob.h); pending: the codings still to compress after
+ * this. Once none is, the sidecar bytes that are not kept and that no generation could have been
+ * given (not in b->available before) are freed. */
+static int variants_pack(struct cachet_blob *b, const struct candidates *cd, unsigned pending)
 {
-	struct cachet_variant *v = &b->variants[coding - 1];
-	v->sidecar = *sidecar;
-	if (v->sidecar.ino)
-		return variant_keep(b, coding, sidecar_read(src, coding, v));
-	if (src->defer_compress) {
-		b->pending |= 1u << coding;
-		return 0;
+	unsigned kept = cachet_compress_choose(b->len, cd->len, cd->have);
+	char etag[CACHET_CODING_COUNT][CACHET_ETAG_MAX];
+	size_t etag_len[CACHET_CODING_COUNT] = {0}, n = 0, size = 0;
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
+		if (!(kept & (1u << c)))
+			continue;
+		n++;
+		if (cd->made[c]) {
+			etag_len[c] = variant_etag(b, c, cd->made[c], cd->len[c], etag[c]);
+			size += etag_len[c] + cd->len[c];
+		}
 	}
-	return variant_keep(b, coding, cachet_compress(coding, b->data, b->len, &v->data, &v->len));
+	struct cachet_variant *v = NULL;
+	if (n && !(v = malloc(n * sizeof(*v) + size)))
+		return -ENOMEM;
+	char *p = (char *)(v + n);
+	for (unsigned c = 1, i = 0; c < CACHET_CODING_COUNT; c++) {
+		if (!(kept & (1u << c)))
+			continue;
+		if (cd->made[c]) {
+			v[i] = (struct cachet_variant){
+			    .etag = memcpy(p, etag[c], etag_len[c]),
+			    .etag_len = etag_len[c],
+			    .data = memcpy(p + etag_len[c], cd->made[c], cd->len[c]),
+			    .len = cd->len[c]};
+			p += etag_len[c] + cd->len[c];
+		} else {
+			v[i] = (struct cachet_variant){.data = cd->data[c],
+			                               .len = cd->len[c],
+			                               .etag = cd->etag[c],
+			                               .etag_len = cd->etag_len[c]};
+		}
+		i++;
+	}
+	unsigned published = b->available;
+	free(b->variants);
+	b->variants = v;
+	b->available = (uint8_t)((1u << CACHET_CODING_IDENTITY) | kept);
+	b->pending = (uint8_t)pending;
+	for (unsigned c = 1; !pending && b->sidecars && c < CACHET_CODING_COUNT; c++) {
+		if ((kept | published) & (1u << c))
+			continue;
+		free(b->sidecars->read[c - 1]);
+		b->sidecars->read[c - 1] = NULL;
+	}
+	return 0;
+}
+
+/* Compresses the codings in compress, then chooses and packs the variants among those and the
+ * sidecars' (variants_pack). On failure b is unchanged. */
+static int variants_settle(struct cachet_blob *b, unsigned compress)
+{
+	struct candidates cd = {0};
+	int rc = 0;
+	for (unsigned c = 1; b->sidecars && c < CACHET_CODING_COUNT; c++) {
+		const struct sidecar_bytes *r = b->sidecars->read[c - 1];
+		if (r) {
+			cd.data[c] = r->data;
+			cd.len[c] = r->len;
+			cd.etag[c] = r->etag;
+			cd.etag_len[c] = r->etag_len;
+			cd.have |= 1u << c;
+		}
+	}
+	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++) {
+		if (!(compress & (1u << c)))
+			continue;
+		rc = cachet_compress(c, b->data, b->len, &cd.made[c], &cd.len[c]);
+		if (rc == 0) {
+			cd.data[c] = cd.made[c];
+			cd.have |= 1u << c;
+		}
+		if (rc == -EINVAL) /* the library refused: no variant */
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = variants_pack(b, &cd, b->pending & ~compress);
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		free(cd.made[c]);
+	return rc;
 }
 
 int cachet_blob_compress_pending(struct cachet_blob *b)
 {
-	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++) {
-		if (!(b->pending & (1u << c)))
-			continue;
-		struct cachet_variant *v = &b->variants[c - 1];
-		int rc = variant_keep(b, c, cachet_compress(c, b->data, b->len, &v->data, &v->len));
-		if (rc < 0)
-			return rc;
-		b->pending &= ~(1u << c);
-	}
-	return 0;
+	return b->pending ? variants_settle(b, b->pending) : 0;
+}
+
+const struct cachet_variant *cachet_blob_variant(const struct cachet_blob *b, unsigned coding)
+{
+	if (coding == CACHET_CODING_IDENTITY || coding >= CACHET_CODING_COUNT ||
+	    !(b->available & (1u << coding)))
+		return NULL;
+	/* the records are in coding order, one for each available coding but identity */
+	unsigned before = b->available & ((1u << coding) - 1) & ~(1u << CACHET_CODING_IDENTITY);
+	return &b->variants[__builtin_popcount(before)];
 }
 
 /* The sidecar signatures as they are now, for the wanted codings whose sidecar name the caller
@@ -213,23 +332,22 @@ static void sidecars_now(const struct cachet_blob_source *src,
 
 bool cachet_blob_current(const struct cachet_blob *b, const struct cachet_blob_source *src)
 {
+	static const struct cachet_file_sig none;
 	struct cachet_file_sig sidecars[CACHET_CODING_COUNT];
 	if (b->wanted != src->wanted)
 		return false;
 	sidecars_now(src, sidecars);
 	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
 		if ((src->wanted & (1u << c)) &&
-		    !cachet_blob_sig_equal(&sidecars[c], &b->variants[c - 1].sidecar))
+		    !cachet_blob_sig_equal(&sidecars[c],
+		                           b->sidecars ? &b->sidecars->sig[c - 1] : &none))
 			return false;
 	return true;
 }
 
 bool cachet_blob_from_sidecar(const struct cachet_blob *b)
 {
-	for (unsigned c = 1; b->variants && c < CACHET_CODING_COUNT; c++)
-		if (b->variants[c - 1].sidecar.ino)
-			return true;
-	return false;
+	return b->sidecars != NULL;
 }
 
 int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **out)
@@ -243,18 +361,27 @@ int cachet_blob_load(const struct cachet_blob_source *src, struct cachet_blob **
 		return rc;
 	struct cachet_blob *b = mem;
 	size_t len = (size_t)src->st->st_size;
+	char tag[CACHET_ETAG_MAX];
 	atomic_init(&b->refs, 1);
 	b->sig = cachet_blob_sig(src->st);
 	b->len = len;
 	b->hash = XXH3_64bits(b->data, len);
-	b->wanted = src->wanted;
+	b->wanted = (uint8_t)src->wanted;
 	b->available = 1u << CACHET_CODING_IDENTITY;
-	b->etag_len = cachet_etag_from_bytes(b->data, len, b->etag);
-	if (src->wanted && !(b->variants = calloc(CACHET_CODING_COUNT - 1, sizeof(*b->variants))))
-		rc = -ENOMEM;
-	for (unsigned c = 1; rc == 0 && c < CACHET_CODING_COUNT; c++)
-		if (src->wanted & (1u << c))
-			rc = variant_make(src, b, c, &sidecars[c]);
+	b->etag_len = (uint8_t)cachet_etag_from_bytes(b->data, len, tag);
+	assert(b->etag_len == CACHET_BLOB_ETAG_LEN);
+	memcpy(b->etag, tag, CACHET_BLOB_ETAG_LEN + 1);
+	unsigned compress = 0;
+	for (unsigned c = 1; c < CACHET_CODING_COUNT; c++)
+		if ((src->wanted & (1u << c)) && !sidecars[c].ino)
+			compress |= 1u << c;
+	if (src->defer_compress) {
+		b->pending = (uint8_t)compress;
+		compress = 0;
+	}
+	rc = sidecars_load(src, b, sidecars);
+	if (rc == 0 && src->wanted)
+		rc = variants_settle(b, compress);
 	if (rc < 0) {
 		cachet_blob_unref(b);
 		return rc;

@@ -78,7 +78,28 @@ int cachet_compress(enum cachet_coding coding, const void *in, size_t len, unsig
 	return 0;
 }
 
-int cachet_compress_worth_it(size_t id_len, size_t var_len)
+int cachet_compress_worth_it(size_t ref_len, size_t var_len)
 {
-	return var_len + 64 <= id_len && var_len <= id_len - id_len / 10;
+	return var_len + 64 <= ref_len && var_len <= ref_len - ref_len / 10;
+}
+
+unsigned cachet_compress_choose(size_t id_len, const size_t lens[CACHET_CODING_COUNT],
+                                unsigned made)
+{
+	/* the order in which clients adopted them: a client that sends a later one sends all the
+	 * earlier ones too (every browser) */
+	static const enum cachet_coding adoption[] = {CACHET_CODING_GZIP, CACHET_CODING_BR,
+	                                              CACHET_CODING_ZSTD};
+	_Static_assert(sizeof(adoption) / sizeof(adoption[0]) == CACHET_CODING_COUNT - 1,
+	               "every coding has its place in the order of adoption");
+	unsigned kept = 0;
+	size_t ref = id_len; /* what a client gets without the coding being judged */
+	for (size_t i = 0; i < sizeof(adoption) / sizeof(adoption[0]); i++) {
+		unsigned c = adoption[i];
+		if (!(made & (1u << c)) || !cachet_compress_worth_it(ref, lens[c]))
+			continue;
+		kept |= 1u << c;
+		ref = lens[c];
+	}
+	return kept;
 }

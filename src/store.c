@@ -422,7 +422,7 @@ static int entry_answers(struct scan *s, struct cachet_entry *e)
 			                          .etag = b->etag,
 			                          .etag_len = (uint8_t)b->etag_len};
 		} else {
-			const struct cachet_variant *v = &b->variants[c - 1];
+			const struct cachet_variant *v = cachet_blob_variant(b, c);
 			*r = (struct cachet_repr){.body = v->data,
 			                          .body_len = v->len,
 			                          .etag = v->etag,

@@ -1,4 +1,4 @@
-/* test_compress.c - each coding round-trips through its decoder; the keep rule. */
+/* test_compress.c - each coding round-trips through its decoder; the keep rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,12 +97,58 @@ static void test_worth_it(void **state)
 	assert_false(cachet_compress_worth_it(0, 0));
 }
 
+/* The variants kept, each judged against the best of identity and those kept before it, in the
+ * order gzip, br, zstd. */
+static void test_choose(void **state)
+{
+	(void)state;
+	enum {
+		GZ = 1u << CACHET_CODING_GZIP,
+		BR = 1u << CACHET_CODING_BR,
+		ZS = 1u << CACHET_CODING_ZSTD
+	};
+	static const struct {
+		size_t id, gz, br, zs;
+		unsigned made, kept;
+	} cases[] = {
+	    {10000, 3000, 2000, 1000, GZ | BR | ZS, GZ | BR | ZS},
+	    /* br saves 63 bytes over gzip (and more than 10%): not kept */
+	    {5000, 600, 537, 400, GZ | BR | ZS, GZ | ZS},
+	    {5000, 600, 536, 473, GZ | BR | ZS, GZ | BR},
+	    {5000, 600, 536, 472, GZ | BR | ZS, GZ | BR | ZS},
+	    /* zstd judged against br, not gzip: 10% and 64 bytes under 2000, not under 1800 */
+	    {10000, 2000, 1800, 1700, GZ | BR | ZS, GZ | BR},
+	    {10000, 2000, 1800, 1620, GZ | BR | ZS, GZ | BR | ZS},
+	    /* a dropped br leaves gzip the reference for zstd */
+	    {10000, 2000, 1990, 1800, GZ | BR | ZS, GZ | ZS},
+	    /* br under 10% smaller than gzip (1000 bytes of 20000) */
+	    {40000, 20000, 19000, 18000, GZ | BR | ZS, GZ | ZS},
+	    /* gzip not worth it: br judged against identity */
+	    {1000, 950, 800, 790, GZ | BR | ZS, BR},
+	    /* codings not made are not kept, and are no reference */
+	    {10000, 2000, 0, 1900, GZ | ZS, GZ},
+	    {10000, 0, 3000, 1000, BR | ZS, BR | ZS},
+	    {10000, 0, 0, 1000, ZS, ZS},
+	    {100, 40, 37, 37, GZ | BR | ZS, 0}, /* under 64 bytes saved */
+	    {0, 0, 0, 0, GZ | BR | ZS, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t lens[CACHET_CODING_COUNT] = {cases[i].id, cases[i].gz, cases[i].br,
+		                                    cases[i].zs};
+		unsigned got = cachet_compress_choose(cases[i].id, lens, cases[i].made);
+		if (got != cases[i].kept)
+			print_error("case %zu: kept %#x, want %#x\n", i, got, cases[i].kept);
+		assert_int_equal(got, cases[i].kept);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trips),
 	    cmocka_unit_test(test_identity_refused),
 	    cmocka_unit_test(test_worth_it),
+	    cmocka_unit_test(test_choose),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

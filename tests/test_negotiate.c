@@ -23,6 +23,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_graded.h"
 #include "test_heads.h"
 #include "test_text.h"
 
@@ -52,8 +53,9 @@ static void put_bytes(const char *rel, const char *data, size_t len)
 		fail_msg("cannot set the mtime of %s", p);
 }
 
-/* A compressible text of about lines * 50 bytes. */
-static void put_text(const char *rel, unsigned lines)
+/* A compressible text of about lines * 50 bytes; graded: with sidecars that make it keep all three
+ * variants (test_graded.h). */
+static void put_text(const char *rel, unsigned lines, bool graded)
 {
 	static char buf[65536];
 	size_t n = 0;
@@ -61,6 +63,10 @@ static void put_text(const char *rel, unsigned lines)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 		                      "export function f%u(a, b) { return a * %u + b; }\n", i, i);
 	put_bytes(rel, buf, n);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	if (graded && graded_sidecars(p, buf, n) < 0)
+		fail_msg("cannot grade the sidecars of %s", p);
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -88,8 +94,8 @@ static int group_setup(void **state)
 	strcpy(base, "/tmp/cachet_test_negotiate.XXXXXX");
 	if (!mkdtemp(base))
 		return -1;
-	put_text("a.js", 100);
-	put_text("b.css", 60);
+	put_text("a.js", 100, true);
+	put_text("b.css", 60, false);
 	static char png[4000];
 	memcpy(png, "\x89PNG\r\n\x1a\n", 8);
 	put_bytes("img.png", png, sizeof(png)); /* compresses well, but an image: no variants */

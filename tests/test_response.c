@@ -21,6 +21,7 @@
 #include "cachet/httpdate.h"
 #include "cachet/response.h"
 #include "cachet/store.h"
+#include "test_graded.h"
 #include "test_heads.h"
 #include "test_text.h"
 
@@ -504,6 +505,9 @@ static void test_partial_and_unsatisfiable_heads(void **state)
 	for (int i = 0; i < 60; i++)
 		strcat(page, "<p>compressible words, again and again</p>\n");
 	put("big.html", page);
+	char big[PATH_MAX]; /* with every variant kept (test_graded.h) */
+	snprintf(big, sizeof(big), "%s/big.html", base);
+	assert_int_equal(graded_sidecars(big, page, strlen(page)), 0);
 	struct cachet_store_options opt = {.generation = 9,
 	                                   .codings = codings,
 	                                   .n_codings = 3,

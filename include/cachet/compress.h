@@ -17,8 +17,22 @@
 int cachet_compress(enum cachet_coding coding, const void *in, size_t len, unsigned char **out,
                     size_t *out_len);
 
-/** Whether a variant of var_len bytes is worth keeping beside identity of id_len bytes: at least
- *  10% and 64 bytes smaller, so that clients do not pay decoding for nothing. */
-int cachet_compress_worth_it(size_t id_len, size_t var_len);
+/** Whether a variant of var_len bytes is worth keeping beside a representation of ref_len bytes
+ *  that its clients would get otherwise: at least 10% and 64 bytes smaller, so that clients do
+ *  not pay decoding for nothing. */
+int cachet_compress_worth_it(size_t ref_len, size_t var_len);
+
+/**
+ * Which of a file's variants to keep. lens[c] is the length of coding c's variant for every c in
+ * made (a bitmask of 1 << enum cachet_coding; identity's bit and lens[0] are ignored), id_len the
+ * identity's. Codings are judged in the order of their adoption, gzip, then br, then zstd, each
+ * against the smallest of identity and the variants kept before it (cachet_compress_worth_it):
+ * every client that accepts br also accepts gzip, and every one that accepts zstd accepts both,
+ * so a later coding is worth its memory only when it saves its clients something over what they
+ * would get without it. Whatever the server's --compress order. Returns the kept codings'
+ * bitmask (identity's bit not included).
+ */
+unsigned cachet_compress_choose(size_t id_len, const size_t lens[CACHET_CODING_COUNT],
+                                unsigned made);
 
 #endif
