@@ -149,6 +149,11 @@ struct cachet_h2 {
 	const struct cachet_store *reply_gen;
 	uint64_t reply_genno;
 	struct cachet_reply reply;
+	/* reply's header block as written last (head_len 0: none kept, or longer than head[]):
+	 * memo hits copy it and put the Date in at head_date, one memcpy as in the days of whole
+	 * stored blocks, instead of writing it from its parts again (~5 ns of ~140 an answer) */
+	uint16_t head_len, head_date;
+	uint8_t head[256];
 	unsigned nstreams;
 	struct stream streams[CACHET_H2_MAX_STREAMS];
 	char
@@ -425,14 +430,16 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 	struct cachet_reply r;
 	struct cachet_multipart mp;
 	const struct cachet_h2_env *env = h->env;
-	if (req && h->from_memo && h->reply_ok && h->reply_gen == env->gen &&
-	    h->reply_genno == env->gen->generation) {
+	bool memo_hit = req && h->from_memo && h->reply_ok && h->reply_gen == env->gen &&
+	                h->reply_genno == env->gen->generation;
+	if (memo_hit) {
 		r = h->reply;
 	} else if (req) {
 		cachet_response_select(env->gen, req, &r, &mp);
 		/* kept when req is the memo'd request (block_done set memo_len for it); a multipart
 		 * plan lives in mp, on this stack: not kept */
 		h->reply_ok = h->memo_len && !r.multipart;
+		h->head_len = 0;
 		if (h->reply_ok) {
 			h->reply = r;
 			h->reply_gen = env->gen;
@@ -455,8 +462,18 @@ static void answer(struct cachet_h2 *h, struct stream *s, const struct cachet_re
 		struct cachet_request dummy = {.keep_alive = true, .minor_version = 1};
 		n = block_per_request(&r, req ? req : &dummy, env->date, blk,
 		                      OUT_RESERVE - CACHET_H2_HEADER_LEN);
+	} else if (memo_hit && h->head_len) {
+		n = h->head_len;
+		memcpy(blk, h->head, h->head_len);
+		memcpy(blk + h->head_date, env->date, CACHET_HTTPDATE_LEN);
 	} else {
-		n = (int)cachet_response_write_h2(&r, env->date, blk);
+		uint32_t date_off;
+		n = (int)cachet_response_write_h2(&r, env->date, blk, &date_off);
+		if (req && h->reply_ok && (size_t)n <= sizeof(h->head) && date_off < (uint32_t)n) {
+			memcpy(h->head, blk, (size_t)n);
+			h->head_len = (uint16_t)n;
+			h->head_date = (uint16_t)date_off;
+		}
 	}
 	if (n < 0) {
 		stream_reset(h, s, CACHET_H2_INTERNAL_ERROR);
@@ -853,6 +870,7 @@ static void on_headers(struct cachet_h2 *h, const struct cachet_h2_frame *f)
 	h->memo_len = 0;
 	h->memo_pending = 0;
 	h->reply_ok = false;
+	h->head_len = 0;
 	if (end && c.len <= sizeof(h->memo) && table_neutral(c.p, c.len)) {
 		memcpy(h->memo, c.p, c.len);
 		h->memo_pending = (uint8_t)c.len;

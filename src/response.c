@@ -420,11 +420,14 @@ static size_t write_file_h2(const struct cachet_reply *r, const char date[CACHET
 }
 
 size_t cachet_response_write_h2(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
-                                unsigned char *dst)
+                                unsigned char *dst, uint32_t *date_off)
 {
 	const struct cachet_block *b = r->head;
-	if (!b)
+	if (!b) {
+		*date_off = 4; /* after :status (one byte) and the Date field's name and length */
 		return write_file_h2(r, date, dst);
+	}
+	*date_off = b->h2.date_off;
 	memcpy(dst, b->h2.data, b->h2.len);
 	if (b->h2.date_off != UINT32_MAX)
 		memcpy(dst + b->h2.date_off, date, CACHET_HTTPDATE_LEN);

@@ -136,9 +136,13 @@ static void check_file(const struct cachet_entry *e, unsigned coding, int status
 	unsigned char got[CACHET_RESPONSE_H2_MAX];
 	const struct cachet_reply r = {
 	    .entry = e, .rep = cachet_entry_repr(e, coding), .status = status};
-	size_t n = cachet_response_write_h2(&r, TEST_HEADS_DATE, got);
+	uint32_t got_date;
+	size_t n = cachet_response_write_h2(&r, TEST_HEADS_DATE, got, &got_date);
 	assert_int_equal(n, (size_t)wn);
 	assert_memory_equal(got, want, n);
+	/* where a copy of the block is dated again (h2.c's memo) */
+	assert_int_equal(got_date, date_off);
+	assert_memory_equal(got + got_date, TEST_HEADS_DATE, CACHET_HTTPDATE_LEN);
 	check_same_fields(got, n, text, len);
 }
 

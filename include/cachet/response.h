@@ -76,9 +76,10 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 /**
  * Writes the HTTP/2 header block of r (an answer without per-request lines: extra_len 0, no
  * multipart) into dst (room for CACHET_RESPONSE_H2_MAX): exactly what cachet_hpack_encode() makes
- * of the HTTP/1.1 head, without its Connection line. Returns the bytes written.
+ * of the HTTP/1.1 head, without its Connection line. *date_off gets where the Date value starts
+ * (UINT32_MAX: none), for a copy of the block to be dated again. Returns the bytes written.
  */
 size_t cachet_response_write_h2(const struct cachet_reply *r, const char date[CACHET_HTTPDATE_LEN],
-                                unsigned char *dst);
+                                unsigned char *dst, uint32_t *date_off);
 
 #endif

@@ -11,12 +11,14 @@ import gzip
 import os
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (H2_END_HEADERS, H2_END_STREAM, H2_DATA, H2_HEADERS,  # noqa: E402
                      H2_PROTOCOL_ERROR, H2_RST_STREAM, H2Client, RawH2, ServedTree, Server,
                      asctime_date, check_h2_fields, expect_same_answer,
-                     h2_frame, imf_fixdate, main, make_tree, rfc850_date, run_cachet, test)
+                     h2_frame, imf_fixdate, main, make_tree, parse_imf_fixdate, rfc850_date,
+                     run_cachet, test)
 
 MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
 
@@ -114,6 +116,34 @@ def head_is_get_without_body():
                 assert [(k, v) for k, v in h.headers if k != "date"] == strip, \
                     "expected HEAD fields == GET fields for %s:\n  HEAD %r\n  GET  %r" % (
                         t, h.headers, g.headers)
+        finally:
+            c.close()
+
+
+@test
+def repeated_request_dated_each_second():
+    """The same request again and again on one connection is answered from the connection's
+    memo (its header block copied, not written again): each answer still has the Date of the
+    second it was sent in, and the fields of the first."""
+    with Site() as s:
+        c = H2Client(s.srv.port)
+        try:
+            first = c.get("/app.js", headers=[("if-none-match", "*")])
+            assert first.status == 304, "expected 304, got %r" % (first,)
+            fields = [(k, v) for k, v in first.headers if k != "date"]
+            deadline = time.monotonic() + 5
+            for i in range(8):  # bounded: 8 answers over ~2.4 s, three seconds at least
+                r = c.get("/app.js", headers=[("if-none-match", "*")])
+                now = time.time()
+                assert r.status == 304 and [(k, v) for k, v in r.headers if k != "date"] == \
+                    fields, "answer %d: expected the first's fields, got %r" % (i, r.headers)
+                date = dict(r.headers)["date"]
+                sent = parse_imf_fixdate(date)
+                assert sent is not None, "answer %d: Date %r" % (i, date)
+                assert now - 1.5 <= sent <= now + 0.5, \
+                    "answer %d: Date %s, %.1f s from now: a stale copy" % (i, date, now - sent)
+                assert time.monotonic() < deadline, "too slow"
+                time.sleep(0.3)
         finally:
             c.close()
 
