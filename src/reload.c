@@ -302,6 +302,10 @@ static void rescan(struct cachet_reloader *r)
 	}
 	status_write(r, &o);
 	outcome_publish(r, &o);
+	/* the previous generation is retired (publish), unless a send still pins it: its pages go
+	 * back now rather than over the allocator's decay; after the reload is reported, so its
+	 * time is not in the reload's */
+	cachet_store_trim();
 }
 
 static unsigned cpus_usable(void)

@@ -271,7 +271,10 @@ static int block_format(struct heads_builder *hb, struct cachet_block *blk, cons
  * end and freed whole with the generation (cachet_store_unref), so 20,000 files cost a few dozen
  * allocations, not tens of thousands rounded up to size classes. Nothing in an arena is shared
  * with another generation: a rescan makes its representations again (no hashing, no reading: a
- * copy of the blob's fields and the digits of a length), which keeps lifetimes simple. */
+ * copy of the blob's fields and the digits of a length), which keeps lifetimes simple.
+ * Ownership: a reply points into the arena (cachet_reply.rep, .entry) only until its head is
+ * written: heads are copied into the connection's output, never sent from here, so no send
+ * points into an arena; bodies point into blobs, which a send's pin on the generation keeps. */
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -1143,11 +1146,10 @@ extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
     __attribute__((weak));
 
 /* Gives the pages freed so far back to the system now rather than over jemalloc's 10 s decay
- * (main.c). Called after the first build (the scan's tables and the doubling entry array, a few
- * MB) and when a generation that was still waiting for variants goes: after start-up
- * compression that is tens of MB (the compressors' work areas freed just before) that would
- * otherwise count in RSS for seconds. Not for every generation: a purge costs a no-change
- * reload ~15 ms, for the little it frees there. */
+ * (main.c). Called after the first build (the scan's tables and the doubling entry array), when
+ * a generation that was still waiting for variants goes (after start-up compression that is tens
+ * of MB: the compressors' work areas freed just before), and by the reloader once a rescan has
+ * retired the previous generation (cachet_store_trim). */
 static void allocator_purge(void)
 {
 	if (mallctl)
@@ -1266,6 +1268,11 @@ void cachet_store_ref(struct cachet_store *st)
 
 /* jemalloc's control interface when the binary is linked with it (weak: sanitizer builds bring
  * their own allocator, and the unit tests may run without it). */
+
+void cachet_store_trim(void)
+{
+	allocator_purge();
+}
 
 void cachet_store_unref(struct cachet_store *st)
 {

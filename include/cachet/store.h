@@ -233,4 +233,10 @@ void cachet_store_ref(struct cachet_store *st);
 /** Drops a reference; the last one frees the generation (and blobs no longer shared). */
 void cachet_store_unref(struct cachet_store *st);
 
+/** Returns the memory freed so far to the system now, not over the allocator's decay: every
+ *  generation has its own entries and arena (~6 MB at 20,000 files), and 25 no-change reloads in
+ *  a row left RSS 1.16x higher 2 s later without it (1.01x after 14 s). Costs a few ms: for the
+ *  reload thread, after a generation is retired, never for a worker. No-op without jemalloc. */
+void cachet_store_trim(void);
+
 #endif
