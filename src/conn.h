@@ -167,6 +167,7 @@ struct worker {
 	struct io_uring_buf_ring *br;
 	unsigned char *bufs;
 	unsigned br_added; /* buffers handed back since the last advance */
+	unsigned br_given; /* buffers put in the ring so far: grows on ENOBUFS (worker.c) */
 	struct conn *conns;
 	uint32_t n_conns, used_conns, free_head, live;
 	uint32_t flush_head;

@@ -224,7 +224,7 @@ static void select_reply(const struct cachet_store *st, const struct cachet_requ
 		return;
 	}
 	if (e->kind == CACHET_ENTRY_REDIRECT) {
-		*r = (struct cachet_reply){.head = &e->redirect, .status = 301};
+		*r = (struct cachet_reply){.head = e->redirect, .status = 301};
 		return;
 	}
 	reply_file(st, e, req, r, mp);

@@ -314,6 +314,31 @@ static void *arena_alloc(struct cachet_store_arena *a, size_t size)
 	return p;
 }
 
+/* A copy of the string text[0..len) in the arena, NUL-terminated, packed without alignment (an
+ * entry's path: 20,000 of them). NULL when out of memory. */
+static char *arena_text(struct cachet_store_arena *a, const char *text, size_t len)
+{
+	struct arena_chunk *c = a->chunks;
+	char *p;
+	if (c && c->used + len + 1 <= c->size) {
+		p = (char *)c->mem + c->used;
+		c->used += len + 1;
+	} else if (!(p = arena_alloc(a, len + 1))) {
+		return NULL;
+	}
+	memcpy(p, text, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* The scan's arena, made on first use. */
+static struct cachet_store_arena *scan_arena(struct scan *s)
+{
+	if (!s->arena)
+		s->arena = calloc(1, sizeof(*s->arena));
+	return s->arena;
+}
+
 static void arena_free(struct cachet_store_arena *a)
 {
 	if (!a)
@@ -558,7 +583,7 @@ static int entry_add(struct scan *s, const char *path, const char *type, struct 
 {
 	size_t plen = strlen(path);
 	struct cachet_entry *e = entry_push(s);
-	char *key = e ? strdup(path) : NULL;
+	char *key = e && scan_arena(s) ? arena_text(s->arena, path, plen) : NULL;
 	if (!key) {
 		if (e)
 			s->n--;
@@ -653,22 +678,28 @@ static int add_directory_keys(struct scan *s, const char *dir, size_t index_entr
 {
 	struct cachet_entry *e = entry_push(s);
 	size_t dlen = strlen(dir);
-	if (!e || !(e->path = malloc(dlen + 2)))
+	char slash[PATH_MAX + 1];
+	if (dlen >= PATH_MAX)
+		return fail(s, -ENAMETOOLONG, "path too long at", dir);
+	memcpy(slash, dir, dlen);
+	slash[dlen] = '/';
+	if (!e || !scan_arena(s) || !(e->path = arena_text(s->arena, slash, dlen + 1)))
 		return fail(s, -ENOMEM, "out of memory at", dir);
-	memcpy(e->path, dir, dlen);
-	e->path[dlen] = '/';
-	e->path[dlen + 1] = '\0';
 	e->path_len = (uint32_t)dlen + 1;
 	e->kind = CACHET_ENTRY_ALIAS;
 	e->alias_target = index_entry;
 	if (dlen == 0)
 		return 0; /* ROOT: "/" is the only key; there is no "" to redirect */
 	e = entry_push(s);
-	if (!e || !(e->path = strdup(dir)))
+	if (!e || !(e->path = arena_text(s->arena, dir, dlen)))
 		return fail(s, -ENOMEM, "out of memory at", dir);
 	e->path_len = (uint32_t)dlen;
 	e->kind = CACHET_ENTRY_REDIRECT;
-	int rc = block_format(s->hb, &e->redirect,
+	struct cachet_block *b = arena_alloc(s->arena, sizeof(*b));
+	if (!b)
+		return fail(s, -ENOMEM, "out of memory at", dir);
+	e->redirect = b;
+	int rc = block_format(s->hb, b,
 	                      "HTTP/1.1 301 Moved Permanently\r\nDate: " EPOCH_DATE "\r\n"
 	                      "Server: cachet\r\nLocation: %s/\r\nContent-Length: 0\r\n%s",
 	                      dir, s->opt->extra_headers ? s->opt->extra_headers : "");
@@ -1065,7 +1096,6 @@ const struct cachet_error *cachet_store_error(const struct cachet_store *st, int
 static void entries_free(struct cachet_entry *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(v[i].path);
 		if (v[i].kind == CACHET_ENTRY_REDIRECT)
 			heads_unref(v[i].heads);
 		free(v[i].link);
@@ -1218,15 +1248,25 @@ int cachet_store_derive(const struct cachet_store *st, uint64_t generation,
 		*e = *p;
 		e->link = NULL;
 		e->repr = NULL; /* made again in this generation's arena (entries_format) */
-		if (!(e->path = strdup(p->path))) {
+		if (!scan_arena(&s) || !(e->path = arena_text(s.arena, p->path, p->path_len))) {
 			rc = -ENOMEM;
 			break;
 		}
 		s.n++;
-		if (e->kind == CACHET_ENTRY_FILE)
+		if (e->kind == CACHET_ENTRY_FILE) {
 			cachet_blob_ref(e->blob);
-		else if (e->kind == CACHET_ENTRY_REDIRECT)
-			heads_ref(e->heads); /* its block is shared */
+		} else if (e->kind == CACHET_ENTRY_REDIRECT) {
+			/* its text is shared; the block that points to it goes in this arena */
+			struct cachet_block *b = arena_alloc(s.arena, sizeof(*b));
+			if (!b) {
+				e->kind = CACHET_ENTRY_ALIAS; /* nothing of its own to free */
+				rc = -ENOMEM;
+				break;
+			}
+			*b = *p->redirect;
+			e->redirect = b;
+			heads_ref(e->heads);
+		}
 		if (p->link && !(e->link = strdup(p->link)))
 			rc = -ENOMEM;
 	}

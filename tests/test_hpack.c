@@ -245,7 +245,7 @@ static void test_store_blocks(void **state)
 	for (size_t i = 0; i < st->n_entries; i++) {
 		const struct cachet_entry *e = &st->entries[i];
 		if (e->kind == CACHET_ENTRY_REDIRECT) {
-			check_block(&e->redirect);
+			check_block(e->redirect);
 			redirects++;
 		}
 		if (e->kind != CACHET_ENTRY_FILE)

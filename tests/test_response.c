@@ -244,7 +244,7 @@ static void check_select(size_t i, const struct select_case *c)
 		break;
 	case 301:
 		assert_int_equal(e->kind, CACHET_ENTRY_REDIRECT);
-		assert_ptr_equal(r.head, &e->redirect);
+		assert_ptr_equal(r.head, e->redirect);
 		break;
 	default:
 		assert_ptr_equal(r.head, &cachet_store_error(store, c->status)->block);
@@ -723,7 +723,7 @@ static void test_fallback_and_error_page(void **state)
 	         rep->etag);
 	expect_reply(st, buf, 304, rep, NULL, 0);
 	/* what stays as it was: files, redirects, extensions, dot paths, methods, traversal */
-	expect_reply(st, "GET /dir" H END, 301, &cachet_store_lookup(st, "/dir", 4)->redirect, NULL,
+	expect_reply(st, "GET /dir" H END, 301, cachet_store_lookup(st, "/dir", 4)->redirect, NULL,
 	             0);
 	expect_reply(st, "GET /a.txt" H END, 200, NULL, "alpha text\n", 11);
 	expect_reply(st, "GET /assets/app.0ld1234.js" H END, 404, &nf->block, page,

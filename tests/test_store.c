@@ -543,8 +543,8 @@ static void test_directory_index(void **state)
 		const struct cachet_entry *r = must(st, redirects[i].from);
 		assert_int_equal(r->kind, CACHET_ENTRY_REDIRECT);
 		char buf[1024];
-		const char *s = block_str(&r->redirect, buf, sizeof(buf));
-		check_date(&r->redirect);
+		const char *s = block_str(r->redirect, buf, sizeof(buf));
+		check_date(r->redirect);
 		assert_true(strncmp(s, "HTTP/1.1 301 Moved Permanently\r\nDate: ", 38) == 0);
 		assert_true(has_line(s, redirects[i].location));
 		assert_true(has_line(s, "\r\nContent-Length: 0\r\n"));
@@ -825,14 +825,14 @@ static void test_extra_headers(void **state)
 	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++) {
 		const char *b =
 		    with[i] == 301
-		        ? block_str(&must(st, "/sub")->redirect, buf, sizeof(buf))
+		        ? block_str(must(st, "/sub")->redirect, buf, sizeof(buf))
 		        : file_head(e, CACHET_CODING_IDENTITY, with[i], buf, sizeof(buf));
 		if (!has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"))
 			print_error("%d without the added lines:\n%s\n", with[i], b);
 		assert_true(has_line(b, "\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n"));
 		assert_int_equal(text_count(b, strlen(b), "X-Test"), 1);
 	}
-	check_date(&must(st, "/sub")->redirect);
+	check_date(must(st, "/sub")->redirect);
 	/* the 206 has the 200's lines up to Content-Length, the added ones among them */
 	assert_false(has_line(file_head(e, CACHET_CODING_IDENTITY, 206, buf, sizeof(buf)),
 	                      "Content-Length"));
