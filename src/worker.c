@@ -84,9 +84,8 @@ enum op {
  * ring is written to sooner or later: with all 512 in it from the start, a server that never had
  * more than a few receives at once still had 2 MB a worker of resident memory after a few
  * hundred requests (issue 15: +2.4 MB of RSS at two workers after bench/scale's 600 probes;
- * +0.1 MB with 32 to start). A
- * buffer goes back to the ring as soon as its receive is handled, so the ring holds what the
- * largest batch of simultaneous receives needed. */
+ * +0.1 MB with 32 to start). A buffer goes back to the ring as soon as its receive is handled,
+ * so the ring holds what the largest batch of simultaneous receives needed. */
 #ifndef RECV_BUF_STEP
 #define RECV_BUF_STEP 32u
 #endif
