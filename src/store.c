@@ -353,7 +353,7 @@ static void arena_free(struct cachet_store_arena *a)
 static int lines_grow(struct lines_table *t)
 {
 	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 64;
-	struct cachet_lines **v = calloc(cap, sizeof(*v));
+	struct cachet_lines **v = calloc(cap, sizeof(struct cachet_lines *));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < old; i++) {
@@ -1149,7 +1149,9 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 	st->generation = generation;
 	/* the scan grew the array by doubling: what it did not fill goes back */
 	struct cachet_entry *fit = s->n ? realloc(s->v, s->n * sizeof(*s->v)) : NULL;
-	st->entries = fit ? fit : s->v;
+	if (fit)
+		s->v = fit; /* it may have moved: everything below reads it through s->v */
+	st->entries = s->v;
 	st->n_entries = s->n;
 	st->files = s->files;
 	st->bytes = s->bytes;
