@@ -292,13 +292,14 @@ struct cachet_store_arena {
 static void *arena_alloc(struct cachet_store_arena *a, size_t size)
 {
 	const size_t align = _Alignof(max_align_t);
-	size = (size + align - 1) & ~(align - 1);
 	struct arena_chunk *c = a->chunks;
-	if (!c || c->used + size > c->size) {
+	/* aligned from where the last allocation ended: arena_text packs strings unaligned */
+	size_t at = c ? (c->used + align - 1) & ~(align - 1) : 0;
+	if (!c || at + size > c->size) {
 		size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
 		if (!(c = malloc(offsetof(struct arena_chunk, mem) + cap)))
 			return NULL;
-		c->used = 0;
+		at = 0;
 		c->size = cap;
 		/* a large allocation of its own goes behind the chunk being filled */
 		if (size > ARENA_CHUNK && a->chunks) {
@@ -309,8 +310,8 @@ static void *arena_alloc(struct cachet_store_arena *a, size_t size)
 			a->chunks = c;
 		}
 	}
-	void *p = c->mem + c->used;
-	c->used += size;
+	void *p = c->mem + at;
+	c->used = at + size;
 	return p;
 }
 
