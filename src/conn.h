@@ -310,14 +310,19 @@ static inline void flush_mark(struct worker *w, struct conn *c)
 }
 
 /* Receiving was paused (recv_pause) and the protocol says it may go on: the recv is armed again at
- * the end of the batch, unless the cancelled one has not completed yet (its CQE re-arms then). */
+ * the end of the batch, unless the cancelled one has not completed yet: then its last CQE re-arms
+ * (on_recv), which it does only if the pause is over by then. The pause must end here either
+ * way: a resume that waited for that CQE was lost, and the connection never received again
+ * (a 4 MiB chunked body stalled under load; issue 15's smaller receive ring made it frequent). */
 static inline void recv_resume(struct worker *w, struct conn *c)
 {
-	if ((c->flags & RECV_PAUSED) && !(c->flags & RECV_ARMED)) {
-		c->flags &= ~RECV_PAUSED;
-		c->flags |= NEED_RECV;
-		flush_mark(w, c);
-	}
+	if (!(c->flags & RECV_PAUSED))
+		return;
+	c->flags &= ~RECV_PAUSED;
+	if (c->flags & RECV_ARMED)
+		return;
+	c->flags |= NEED_RECV;
+	flush_mark(w, c);
 }
 
 static inline void timer_unlink(struct worker *w, struct conn *c)

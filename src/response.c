@@ -313,7 +313,8 @@ static size_t write_file_head(const struct cachet_reply *r, const char date[CACH
 	d = put_lines(d, e->cache_lines);
 	if (r->status == 304)
 		return (size_t)(put_lines(d, e->extra_lines) - dst);
-	d = put(d, encoding_lines[p->coding].line, encoding_lines[p->coding].len);
+	if (p->coding != CACHET_CODING_IDENTITY)
+		d = put(d, encoding_lines[p->coding].line, encoding_lines[p->coding].len);
 	d = put(d, LIT("Accept-Ranges: bytes\r\n"));
 	d = put_lines(d, e->extra_lines);
 	if (r->status == 206)
