@@ -65,16 +65,10 @@ struct heads_builder {
 	char buf[HEADS_MAX];
 };
 
-/* The lines of a build by text, open addressing; the table itself is freed with the scan. */
-struct lines_table {
-	struct cachet_lines **slot;
-	size_t mask, n;
-};
-
-/* Blobs by content (XXH3-64 of the bytes), open addressing: those of the previous generation and
- * those read so far by this build. A file whose bytes equal one of them shares it. */
-struct content_table {
-	struct cachet_blob **slot;
+/* Open addressing over pointers, load factor <= 0.5, doubled when half full (table_reserve): the
+ * scan's content and lines tables. Freed with the scan. */
+struct ptr_table {
+	void **slot;
 	size_t mask, n;
 };
 
@@ -94,9 +88,11 @@ struct scan {
 	unsigned depth;
 	struct heads_builder *hb;
 	struct cachet_store_arena *arena; /* what the files' answers are made of (passes to st) */
-	struct lines_table lines;         /* interned lines of this build */
+	struct ptr_table lines;           /* interned lines of this build, by text */
 	const struct cachet_lines *extra_lines;
-	struct content_table ct;
+	/* blobs by content (XXH3-64 of the bytes): those of the previous generation and those read
+	 * so far by this build; a file whose bytes equal one of them shares it */
+	struct ptr_table ct;
 	size_t reread, identical;
 	char *err;
 	size_t errlen;
@@ -351,16 +347,20 @@ static void arena_free(struct cachet_store_arena *a)
 	free(a);
 }
 
-static int lines_grow(struct lines_table *t)
+/* Room for one more pointer in t: first slots at first, twice as many once half full, each
+ * pointer placed again where key says it hashes. Returns 0 or -ENOMEM. */
+static int table_reserve(struct ptr_table *t, size_t first, uint64_t (*key)(const void *))
 {
-	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 64;
-	struct cachet_lines **v = calloc(cap, sizeof(struct cachet_lines *));
+	if (t->slot && (t->n + 1) * 2 <= t->mask + 1)
+		return 0;
+	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : first;
+	void **v = calloc(cap, sizeof(void *));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < old; i++) {
 		if (!t->slot[i])
 			continue;
-		size_t j = XXH3_64bits(t->slot[i]->text, t->slot[i]->len) & (cap - 1);
+		size_t j = key(t->slot[i]) & (cap - 1);
 		while (v[j])
 			j = (j + 1) & (cap - 1);
 		v[j] = t->slot[i];
@@ -371,17 +371,25 @@ static int lines_grow(struct lines_table *t)
 	return 0;
 }
 
+static uint64_t lines_key(const void *p)
+{
+	const struct cachet_lines *l = p;
+	return XXH3_64bits(l->text, l->len);
+}
+
 /* The interned copy of the header lines text[0..len) ("Name: value\r\n" each) with their HPACK
  * twin, made in the arena on first use. NULL when out of memory or not a field block. */
-static const struct cachet_lines *lines_intern(struct cachet_store_arena *a, struct lines_table *t,
+static const struct cachet_lines *lines_intern(struct cachet_store_arena *a, struct ptr_table *t,
                                                const char *text, size_t len)
 {
-	if (len > CACHET_BLOCK_MAX || ((!t->slot || (t->n + 1) * 2 > t->mask + 1) && lines_grow(t)))
+	if (len > CACHET_BLOCK_MAX || table_reserve(t, 64, lines_key) < 0)
 		return NULL;
 	size_t j = XXH3_64bits(text, len) & t->mask;
-	for (; t->slot[j]; j = (j + 1) & t->mask)
-		if (t->slot[j]->len == len && memcmp(t->slot[j]->text, text, len) == 0)
-			return t->slot[j];
+	for (; t->slot[j]; j = (j + 1) & t->mask) {
+		const struct cachet_lines *o = t->slot[j];
+		if (o->len == len && memcmp(o->text, text, len) == 0)
+			return o;
+	}
 	unsigned char h2[CACHET_HPACK_BOUND(CACHET_BLOCK_MAX, CACHET_BLOCK_MAX / 4)];
 	uint32_t date_off;
 	int h2_len = cachet_hpack_encode(text, len, h2, sizeof(h2), &date_off);
@@ -403,11 +411,11 @@ static const struct cachet_lines *lines_intern(struct cachet_store_arena *a, str
 	return l;
 }
 
-static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct lines_table *t,
+static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct ptr_table *t,
                                                const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct lines_table *t,
+static const struct cachet_lines *lines_printf(struct cachet_store_arena *a, struct ptr_table *t,
                                                const char *fmt, ...)
 {
 	char text[CACHET_BLOCK_MAX + 1];
@@ -498,40 +506,21 @@ static const struct cachet_entry *prev_file(const struct scan *s, const char *pa
 	return e && e->kind == CACHET_ENTRY_FILE ? e : NULL;
 }
 
-/* Grows t to twice its size (1024 slots at first), rehashing what it holds. */
-static int ct_grow(struct content_table *t)
+static uint64_t blob_key(const void *p)
 {
-	size_t old = t->slot ? t->mask + 1 : 0, cap = old ? old * 2 : 1024;
-	struct cachet_blob **v = calloc(cap, sizeof(struct cachet_blob *));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < old; i++) {
-		if (!t->slot[i])
-			continue;
-		size_t j = t->slot[i]->hash & (cap - 1);
-		while (v[j])
-			j = (j + 1) & (cap - 1);
-		v[j] = t->slot[i];
-	}
-	free(t->slot);
-	t->slot = v;
-	t->mask = cap - 1;
-	return 0;
+	return ((const struct cachet_blob *)p)->hash;
 }
 
-static int ct_insert(struct content_table *t, struct cachet_blob *b)
+static int ct_insert(struct ptr_table *t, struct cachet_blob *b)
 {
-	if (!t->slot || (t->n + 1) * 2 > t->mask + 1) {
-		int rc = ct_grow(t);
-		if (rc < 0)
-			return rc;
-	}
-	struct cachet_blob **slot = t->slot;
+	int rc = table_reserve(t, 1024, blob_key);
+	if (rc < 0)
+		return rc;
 	size_t j = b->hash & t->mask;
-	for (; slot[j]; j = (j + 1) & t->mask)
-		if (slot[j] == b)
+	for (; t->slot[j]; j = (j + 1) & t->mask)
+		if (t->slot[j] == b)
 			return 0;
-	slot[j] = b;
+	t->slot[j] = b;
 	t->n++;
 	return 0;
 }
@@ -554,15 +543,15 @@ static int ct_init(struct scan *s)
 
 /* A blob already known with the bytes, ETag and codings of b (made by compressing, not from
  * sidecars, as b's), or NULL. */
-static struct cachet_blob *ct_find(const struct content_table *t, const struct cachet_blob *b)
+static struct cachet_blob *ct_find(const struct ptr_table *t, const struct cachet_blob *b)
 {
 	if (!t->slot || cachet_blob_from_sidecar(b))
 		return NULL;
 	for (size_t j = b->hash & t->mask; t->slot[j]; j = (j + 1) & t->mask) {
-		const struct cachet_blob *o = t->slot[j];
+		struct cachet_blob *o = t->slot[j];
 		if (o->hash == b->hash && o->len == b->len && o->wanted == b->wanted &&
 		    memcmp(o->data, b->data, b->len) == 0)
-			return t->slot[j];
+			return o;
 	}
 	return NULL;
 }
@@ -982,7 +971,7 @@ static int compress_entries(const struct cachet_entry *v, size_t n, unsigned thr
 static int entries_format(struct scan *s)
 {
 	const char *extra = s->opt->extra_headers ? s->opt->extra_headers : "";
-	if (!s->arena && !(s->arena = calloc(1, sizeof(*s->arena))))
+	if (!scan_arena(s))
 		return fail(s, -ENOMEM, "out of memory for", "the store");
 	if (!(s->extra_lines = lines_intern(s->arena, &s->lines, extra, strlen(extra))))
 		return fail(s, -E2BIG, "cannot format", "the --add-header lines");
