@@ -1164,6 +1164,8 @@ static int store_assemble(struct scan *s, uint64_t generation, const enum cachet
 	return 0;
 }
 
+/* jemalloc's control interface when the binary is linked with it (weak: sanitizer builds bring
+ * their own allocator, and the unit tests may run without it). */
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     __attribute__((weak));
 
@@ -1171,8 +1173,8 @@ extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, si
  * (main.c). Called after the first build (the scan's tables and the doubling entry array), when
  * a generation that was still waiting for variants goes (after start-up compression that is tens
  * of MB: the compressors' work areas freed just before), and by the reloader once a rescan has
- * retired the previous generation (cachet_store_trim). */
-static void allocator_purge(void)
+ * retired the previous generation. */
+void cachet_store_trim(void)
 {
 	if (mallctl)
 		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* MALLCTL_ARENAS_ALL */
@@ -1203,7 +1205,7 @@ int cachet_store_build(const char *root, const struct cachet_store *prev,
 	}
 	rc = store_assemble(&s, opt->generation, opt->codings, opt->n_codings, out);
 	if (rc == 0 && !prev)
-		allocator_purge();
+		cachet_store_trim();
 	return rc;
 }
 
@@ -1298,14 +1300,6 @@ void cachet_store_ref(struct cachet_store *st)
 	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
 }
 
-/* jemalloc's control interface when the binary is linked with it (weak: sanitizer builds bring
- * their own allocator, and the unit tests may run without it). */
-
-void cachet_store_trim(void)
-{
-	allocator_purge();
-}
-
 void cachet_store_unref(struct cachet_store *st)
 {
 	if (!st || atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
@@ -1319,7 +1313,7 @@ void cachet_store_unref(struct cachet_store *st)
 	free(st->index);
 	free(st);
 	if (purge)
-		allocator_purge();
+		cachet_store_trim();
 }
 
 /* ---- issue 12: bundles (manifests, unmatched globs, preload links, fallback, error page) ---- */
