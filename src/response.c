@@ -257,10 +257,11 @@ static size_t replace_type_multipart(char *dst, size_t n, const struct cachet_mu
 	return head + tn + rest;
 }
 
-static char *put(char *d, const void *src, size_t n)
+/* Copies src to d and returns where the copy ends: heads as text and as HPACK alike. */
+static void *put(void *d, const void *src, size_t n)
 {
 	memcpy(d, src, n);
-	return d + n;
+	return (char *)d + n;
 }
 
 static char *put_lines(char *d, const struct cachet_lines *l)
@@ -363,12 +364,6 @@ size_t cachet_response_write_head(const struct cachet_reply *r, const struct cac
 	return n + 2;
 }
 
-static unsigned char *put_h2(unsigned char *d, const void *src, size_t n)
-{
-	memcpy(d, src, n);
-	return d + n;
-}
-
 /* Every field a file's head writes per answer has a static-table name (index 15..142: two bytes
  * with a 4-bit prefix) and a value under 127 bytes (one length byte): the bytes
  * cachet_hpack_encode() makes of its line, without a call per integer. */
@@ -386,7 +381,7 @@ static unsigned char *put_h2_field(unsigned char *d, enum cachet_hpack_name name
 
 static unsigned char *put_h2_lines(unsigned char *d, const struct cachet_lines *l)
 {
-	return l->h2_len ? put_h2(d, l->h2, l->h2_len) : d;
+	return l->h2_len ? put(d, l->h2, l->h2_len) : d;
 }
 
 /* write_file_head()'s lines, field by field, as HPACK (hpack.h: stateless, so the interned lines'
