@@ -216,19 +216,12 @@ static void test_variants_built(void **state)
 	assert_int_equal(entry("/empty.txt")->available, 1u << ID);
 }
 
-/* The head written for reply r, without its blank line. */
-static size_t head_text(const struct cachet_reply *r, char *out)
-{
-	const struct cachet_request req = {.keep_alive = true, .minor_version = 1};
-	size_t n = cachet_response_write_head(r, &req, false, "Thu, 01 Jan 1970 00:00:00 GMT", out);
-	return n - 2;
-}
-
 /* The 206 head of representation r of e, without the per-request lines. */
-static size_t partial_text(const struct cachet_entry *e, const struct cachet_repr *r, char *out)
+static size_t partial_text(const struct cachet_entry *e, const struct cachet_repr *r, char *out,
+                           size_t cap)
 {
 	const struct cachet_reply p = {.entry = e, .rep = r, .status = 206};
-	return head_text(&p, out);
+	return reply_head(&p, out, cap);
 }
 
 /* The entry of store whose representation rep is. */
@@ -254,7 +247,7 @@ static void test_blocks(void **state)
 		char line[128], cr[64];
 		/* the 206 and 416 heads are written per answer (response.c): checked as written */
 		char pt[CACHET_BLOCK_MAX], ut[CACHET_BLOCK_MAX], sel[160];
-		size_t pn = partial_text(a, r, pt), un;
+		size_t pn = partial_text(a, r, pt, sizeof(pt)), un;
 		char okt[CACHET_BLOCK_MAX + 1], nmt[CACHET_BLOCK_MAX + 1];
 		size_t okn = strlen(file_head(a, c, 200, okt, sizeof(okt)));
 		size_t nmn = strlen(file_head(a, c, 304, nmt, sizeof(nmt)));
@@ -262,7 +255,7 @@ static void test_blocks(void **state)
 		         c == ID ? "identity" : names[c]);
 		struct cachet_reply u;
 		do_select("GET", "/a.js", sel, &u);
-		un = head_text(&u, ut);
+		un = reply_head(&u, ut, sizeof(ut));
 		const char *texts[] = {okt, pt, nmt, ut};
 		const size_t lens[] = {okn, pn, nmn, un};
 		for (size_t i = 0; i < 4; i++)
@@ -302,7 +295,7 @@ static void test_blocks(void **state)
 	char ut[CACHET_BLOCK_MAX];
 	do_select("GET", "/img.png", "Range: bytes=99999-\r\n", &u);
 	assert_int_equal(u.status, 416);
-	size_t un = head_text(&u, ut);
+	size_t un = reply_head(&u, ut, sizeof(ut));
 	assert_int_equal(text_count(ut, un, "Vary"), 0);
 }
 
