@@ -38,6 +38,19 @@ static void put(const char *name, const void *data, size_t len)
 	close(fd);
 }
 
+/* Writes name with data and, beside it, name.br as cachet compresses it; returns that encoding
+ * (the caller frees it) and its length in *br_len. */
+static unsigned char *put_with_br(const char *name, const void *data, size_t len, size_t *br_len)
+{
+	char side[256];
+	unsigned char *br = NULL;
+	snprintf(side, sizeof(side), "%s.br", name);
+	put(name, data, len);
+	assert_int_equal(cachet_compress(CACHET_CODING_BR, data, len, &br, br_len), 0);
+	put(side, br, *br_len);
+	return br;
+}
+
 /* Random lowercase letters: gzip saves a third, br and zstd only a few bytes more. */
 static size_t letters(char *buf, size_t len)
 {
@@ -193,12 +206,8 @@ static void test_sidecar_judged_too(void **state)
 	(void)state;
 	static char buf[2000];
 	size_t len = letters(buf, sizeof(buf));
-	put("side.txt", buf, len);
-	unsigned char *br = NULL;
-	size_t br_len = 0;
-	assert_int_equal(cachet_compress(CACHET_CODING_BR, buf, len, &br, &br_len), 0);
-	put("side.txt.br", br, br_len);
-	free(br);
+	size_t br_len;
+	free(put_with_br("side.txt", buf, len, &br_len));
 	assert_int_equal(same_either_way("side.txt", ALL, BR), ID | GZ);
 	struct cachet_blob *b = load("side.txt", ALL, BR, false);
 	assert_true(cachet_blob_from_sidecar(b));
@@ -212,11 +221,8 @@ static void test_deferred_sidecar_then_judged_again(void **state)
 	(void)state;
 	static char buf[2000];
 	size_t len = letters(buf, sizeof(buf));
-	put("late.txt", buf, len);
-	unsigned char *br = NULL;
-	size_t br_len = 0;
-	assert_int_equal(cachet_compress(CACHET_CODING_BR, buf, len, &br, &br_len), 0);
-	put("late.txt.br", br, br_len);
+	size_t br_len;
+	unsigned char *br = put_with_br("late.txt", buf, len, &br_len);
 	struct cachet_blob *b = load("late.txt", ALL, BR, true);
 	assert_int_equal(b->available, ID | BR);
 	assert_int_equal(b->pending, GZ | ZS);
